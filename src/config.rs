@@ -1,0 +1,245 @@
+//! Cluster profile and configuration: what svcc needs to know about the cluster, from flags,
+//! `svcc.toml` and defaults (in that order of precedence), validated once.
+//!
+//! Defaults (DESIGN.md): cluster domain `cluster.local`, service CIDR `10.96.0.0/12`
+//! (single-stack IPv4), NodePort range `30000-32767`, the newest bundled Kubernetes version.
+
+use crate::check::syntax;
+use crate::diag::Severity;
+use ipnet::IpNet;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Kubernetes minors whose schemas are bundled.
+pub const SUPPORTED_MINORS: std::ops::RangeInclusive<u32> = 33..=37;
+pub const DEFAULT_MINOR: u32 = 37;
+
+/// What svcc knows of the cluster.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Profile {
+    /// One CIDR per family; the first is the primary family.
+    pub service_cidrs: Vec<IpNet>,
+    pub node_port_range: (u16, u16),
+    pub cluster_domain: String,
+    /// Kubernetes 1.N.
+    pub kubernetes_minor: u32,
+    pub default_namespace: String,
+}
+
+impl Default for Profile {
+    fn default() -> Self {
+        Profile {
+            service_cidrs: vec!["10.96.0.0/12".parse().expect("constant CIDR")],
+            node_port_range: (30000, 32767),
+            cluster_domain: "cluster.local".to_owned(),
+            kubernetes_minor: DEFAULT_MINOR,
+            default_namespace: "default".to_owned(),
+        }
+    }
+}
+
+impl Profile {
+    pub fn is_dual_stack(&self) -> bool {
+        self.service_cidrs.len() == 2
+    }
+
+    /// The CIDR of a family (`IPv4`/`IPv6`), if the cluster has it.
+    pub fn cidr_for(&self, family: &str) -> Option<&IpNet> {
+        self.service_cidrs
+            .iter()
+            .find(|c| syntax::family(c.addr()) == family)
+    }
+
+    pub fn primary_family(&self) -> &'static str {
+        self.service_cidrs
+            .first()
+            .map_or("IPv4", |c| syntax::family(c.addr()))
+    }
+
+    pub fn node_port_range_text(&self) -> String {
+        format!("{}-{}", self.node_port_range.0, self.node_port_range.1)
+    }
+}
+
+/// A configuration problem: exit code 2, with the file and line when it came from a file.
+#[derive(Debug, thiserror::Error)]
+#[error("{origin}: {message}")]
+pub struct ConfigError {
+    pub origin: String,
+    pub message: String,
+}
+
+fn config_error(origin: &str, message: impl Into<String>) -> ConfigError {
+    ConfigError {
+        origin: origin.to_owned(),
+        message: message.into(),
+    }
+}
+
+/// Parses `--service-cidr` values: one or two CIDRs, at most one per family.
+pub fn parse_service_cidrs(values: &[String], origin: &str) -> Result<Vec<IpNet>, ConfigError> {
+    if values.is_empty() || values.len() > 2 {
+        return Err(config_error(
+            origin,
+            "service-cidr takes one CIDR, or one IPv4 and one IPv6 CIDR",
+        ));
+    }
+    let mut nets = Vec::new();
+    for v in values {
+        let (net, host_bits) = syntax::parse_cidr(v.trim()).map_err(|_| {
+            config_error(origin, format!("service-cidr `{v}`: {}", syntax::CIDR_FMT))
+        })?;
+        if host_bits {
+            return Err(config_error(
+                origin,
+                format!("service-cidr `{v}` has host bits set; did you mean `{net}`?"),
+            ));
+        }
+        nets.push(net);
+    }
+    if nets.len() == 2 && nets[0].addr().is_ipv4() == nets[1].addr().is_ipv4() {
+        return Err(config_error(
+            origin,
+            "a dual-stack service-cidr needs one IPv4 and one IPv6 CIDR",
+        ));
+    }
+    Ok(nets)
+}
+
+/// Parses `30000-32767`.
+pub fn parse_node_port_range(value: &str, origin: &str) -> Result<(u16, u16), ConfigError> {
+    let bad = || {
+        config_error(
+            origin,
+            format!("node-port-range `{value}`: expected FIRST-LAST, e.g. 30000-32767"),
+        )
+    };
+    let (a, b) = value.trim().split_once('-').ok_or_else(bad)?;
+    let a: u16 = a.trim().parse().map_err(|_| bad())?;
+    let b: u16 = b.trim().parse().map_err(|_| bad())?;
+    if a == 0 || a > b {
+        return Err(bad());
+    }
+    Ok((a, b))
+}
+
+/// Parses `1.37` (or `v1.37`, `1.37.0`) into the minor 37, if bundled.
+pub fn parse_kubernetes_version(value: &str, origin: &str) -> Result<u32, ConfigError> {
+    let v = value.trim().trim_start_matches('v');
+    let mut parts = v.split('.');
+    let minor = match (parts.next(), parts.next()) {
+        (Some("1"), Some(m)) => m.parse::<u32>().ok(),
+        _ => None,
+    };
+    match minor {
+        Some(m) if SUPPORTED_MINORS.contains(&m) => Ok(m),
+        _ => Err(config_error(
+            origin,
+            format!(
+                "kubernetes-version `{value}` is not supported; svcc bundles 1.{}-1.{}",
+                SUPPORTED_MINORS.start(),
+                SUPPORTED_MINORS.end()
+            ),
+        )),
+    }
+}
+
+pub fn parse_cluster_domain(value: &str, origin: &str) -> Result<String, ConfigError> {
+    let d = value.trim().trim_end_matches('.');
+    if !syntax::dns1123_subdomain(d).is_empty() {
+        return Err(config_error(
+            origin,
+            format!("cluster-domain `{value}` is not a valid DNS name"),
+        ));
+    }
+    Ok(d.to_owned())
+}
+
+/// `svcc.toml` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    #[serde(default)]
+    pub cluster: ClusterTable,
+    /// Rule id → `off`, `info`, `warning` or `error`.
+    #[serde(default)]
+    pub rules: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ClusterTable {
+    pub service_cidr: Option<Vec<String>>,
+    pub node_port_range: Option<String>,
+    pub cluster_domain: Option<String>,
+    pub kubernetes_version: Option<String>,
+    pub default_namespace: Option<String>,
+}
+
+/// A rule's configured level.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Level {
+    Off,
+    On(Severity),
+}
+
+pub fn parse_level(value: &str) -> Option<Level> {
+    Some(match value {
+        "off" => Level::Off,
+        "info" => Level::On(Severity::Info),
+        "warning" | "warn" => Level::On(Severity::Warning),
+        "error" => Level::On(Severity::Error),
+        _ => return None,
+    })
+}
+
+/// Reads a config file; errors carry `file:line:col`.
+pub fn read_file_config(path: &Path) -> Result<FileConfig, ConfigError> {
+    let origin = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| config_error(&origin, e.to_string()))?;
+    toml::from_str(&text).map_err(|e| {
+        let at = e.span().map(|s| {
+            let line = text[..s.start].matches('\n').count() + 1;
+            let col = text[..s.start]
+                .rsplit('\n')
+                .next()
+                .map_or(0, |l| l.chars().count())
+                + 1;
+            format!("{origin}:{line}:{col}")
+        });
+        config_error(at.as_deref().unwrap_or(&origin), e.message().to_owned())
+    })
+}
+
+/// `--config FILE`, else `./svcc.toml` when it exists.
+pub fn find_config(explicit: Option<&Path>) -> Option<PathBuf> {
+    if let Some(p) = explicit {
+        return Some(p.to_path_buf());
+    }
+    let local = PathBuf::from("svcc.toml");
+    local.is_file().then_some(local)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_profile_values() {
+        let nets = parse_service_cidrs(
+            &["10.96.0.0/12".into(), "fd00:10:96::/112".into()],
+            "flag",
+        )
+        .unwrap();
+        assert_eq!(nets.len(), 2);
+        assert!(parse_service_cidrs(&["10.96.0.1/12".into()], "flag").is_err());
+        assert!(parse_service_cidrs(&["10.0.0.0/8".into(), "10.1.0.0/16".into()], "f").is_err());
+        assert_eq!(parse_node_port_range("30000-32767", "f").unwrap(), (30000, 32767));
+        assert!(parse_node_port_range("32767-30000", "f").is_err());
+        assert_eq!(parse_kubernetes_version("1.35", "f").unwrap(), 35);
+        assert_eq!(parse_kubernetes_version("v1.33.2", "f").unwrap(), 33);
+        assert!(parse_kubernetes_version("1.20", "f").is_err());
+        assert!(parse_cluster_domain("my domain", "f").is_err());
+    }
+}

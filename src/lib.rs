@@ -1,0 +1,13 @@
+//! svcc: a compiler for Kubernetes Service networking.
+//!
+//! The pipeline (see DESIGN.md): `source` (load, spans) → `model` (typed objects) → `check`
+//! (schema, API-server rules, cluster profile) → `report`. Later stages (`link`, `plan`, `emit`,
+//! `apply`) read the same model.
+
+pub mod check;
+pub mod config;
+pub mod diag;
+pub mod report;
+pub mod model;
+pub mod pipeline;
+pub mod source;

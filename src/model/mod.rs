@@ -1,0 +1,286 @@
+//! Model stage: typed Kubernetes objects decoded from the spanned trees.
+//!
+//! Input: documents from `source`. Output: [`Object`]s for every document and `List` item, each
+//! with its type metadata, object metadata and, for the kinds svcc models, a typed body with the
+//! API server's defaults applied (`reference/validation.md` §6). Objects of other kinds are kept
+//! as [`Body::Other`] and counted, never reported. The tree of every object is kept for the
+//! schema check and for locating fields.
+//!
+//! Invariants: decoding never fails on a modelled kind; a field of the wrong type reads as
+//! absent (it is reported by the schema check).
+
+pub mod decode;
+pub mod endpoints;
+pub mod kinds;
+pub mod service;
+pub mod workload;
+
+pub use decode::{IntOrStr, Spanned, StrMap};
+
+use crate::diag::{Diagnostic, ObjectRef};
+use crate::source::tree::{Node, Value};
+use crate::source::yaml::Document;
+use crate::source::{FileId, Span};
+use decode::{map_at, str_at, str_map_at};
+use kinds::{KindId, Resolution};
+
+/// Object metadata.
+#[derive(Clone, Debug, Default)]
+pub struct Meta {
+    pub span: Option<Span>,
+    pub name: Option<Spanned<String>>,
+    pub generate_name: Option<Spanned<String>>,
+    pub namespace: Option<Spanned<String>>,
+    pub labels: StrMap,
+    pub annotations: StrMap,
+}
+
+/// The typed part of an object.
+#[derive(Clone, Debug)]
+pub enum Body {
+    Service(Box<service::Service>),
+    Endpoints(endpoints::Endpoints),
+    EndpointSlice(endpoints::EndpointSlice),
+    Workload(Box<workload::Workload>),
+    Namespace,
+    /// A kind svcc does not model (ConfigMap, CRDs, …).
+    Other,
+}
+
+#[derive(Clone, Debug)]
+pub struct Object {
+    pub file: FileId,
+    /// Index of the document in its file.
+    pub document: usize,
+    /// Index in the `items` of a `List`, when the object came from one.
+    pub item: Option<usize>,
+    pub root: Node,
+    pub api_version: Spanned<String>,
+    pub kind: Spanned<String>,
+    /// The modelled kind, when svcc knows it.
+    pub known: Option<KindId>,
+    pub meta: Meta,
+    pub body: Body,
+}
+
+impl Object {
+    pub fn name(&self) -> &str {
+        self.meta.name.as_ref().map_or("", |n| n.value.as_str())
+    }
+
+    /// The namespace, or `default_ns` when the manifest leaves it out.
+    pub fn namespace<'a>(&'a self, default_ns: &'a str) -> &'a str {
+        self.meta
+            .namespace
+            .as_ref()
+            .map_or(default_ns, |n| n.value.as_str())
+    }
+
+    pub fn object_ref(&self) -> ObjectRef {
+        ObjectRef {
+            kind: self.kind.value.clone(),
+            namespace: self.meta.namespace.as_ref().map(|n| n.value.clone()),
+            name: self.meta.name.as_ref().map(|n| n.value.clone()),
+        }
+    }
+
+    /// Span to use for findings about the object as a whole: its name, else its kind.
+    pub fn head_span(&self) -> Span {
+        self.meta.name.as_ref().map_or(self.kind.span, |n| n.span)
+    }
+
+    pub fn service(&self) -> Option<&service::Service> {
+        match &self.body {
+            Body::Service(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn workload(&self) -> Option<&workload::Workload> {
+        match &self.body {
+            Body::Workload(w) => Some(w),
+            _ => None,
+        }
+    }
+}
+
+/// What the model stage produced.
+#[derive(Debug, Default)]
+pub struct Model {
+    pub objects: Vec<Object>,
+    pub diagnostics: Vec<Diagnostic>,
+    /// Documents seen (after `List` expansion, objects are counted separately).
+    pub documents: usize,
+}
+
+/// Decodes every document into objects, expanding `List` kinds.
+pub fn decode(documents: &[(FileId, Document)], kubernetes_minor: u32) -> Model {
+    let mut model = Model {
+        documents: documents.len(),
+        ..Model::default()
+    };
+    for (file, doc) in documents {
+        decode_document(*file, doc, kubernetes_minor, &mut model);
+    }
+    model
+}
+
+fn decode_document(file: FileId, doc: &Document, minor: u32, model: &mut Model) {
+    let root = &doc.root;
+    let Some((api_version, kind)) = type_meta(root, &mut model.diagnostics) else {
+        return;
+    };
+    let is_list = kind.value == "List"
+        || (kind.value.ends_with("List") && matches!(root.get("items"), Some(n) if matches!(n.value, Value::Seq(_))));
+    if !is_list {
+        push_object(file, doc.index, None, root, api_version, kind, minor, model);
+        return;
+    }
+    // Items of a typed list (`ServiceList`) may omit their type meta, as the API returns them.
+    let item_kind = kind.value.strip_suffix("List").unwrap_or("").to_owned();
+    for (i, item) in root.get("items").map_or(&[][..], Node::as_seq).iter().enumerate() {
+        let tm = if item_kind.is_empty() {
+            type_meta(item, &mut model.diagnostics)
+        } else {
+            let av = str_at(item, "apiVersion").unwrap_or_else(|| api_version.clone());
+            let k = str_at(item, "kind")
+                .unwrap_or_else(|| Spanned::new(item_kind.clone(), item.span));
+            if matches!(item.value, Value::Map(_)) {
+                Some((av, k))
+            } else {
+                type_meta(item, &mut model.diagnostics)
+            }
+        };
+        if let Some((av, k)) = tm {
+            push_object(file, doc.index, Some(i), item, av, k, minor, model);
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn push_object(
+    file: FileId,
+    document: usize,
+    item: Option<usize>,
+    root: &Node,
+    api_version: Spanned<String>,
+    kind: Spanned<String>,
+    minor: u32,
+    model: &mut Model,
+) {
+    let meta = decode_meta(root);
+    let known = match kinds::resolve(&api_version.value, &kind.value, minor) {
+        Resolution::Known(id) => Some(id),
+        Resolution::Unmodelled => None,
+        Resolution::Removed { replacement, removed_in } => {
+            model.diagnostics.push(
+                Diagnostic::new(
+                    "removed-api-version",
+                    api_version.span,
+                    format!(
+                        "`{}` {} is not served since Kubernetes {removed_in}",
+                        api_version.value, kind.value
+                    ),
+                )
+                .label("removed API version")
+                .path("apiVersion")
+                .help(format!("use `apiVersion: {replacement}`")),
+            );
+            None
+        }
+        Resolution::UnknownVersion { served } => {
+            model.diagnostics.push(
+                Diagnostic::new(
+                    "unknown-api-version",
+                    api_version.span,
+                    format!(
+                        "no {} is served at `{}`",
+                        kind.value, api_version.value
+                    ),
+                )
+                .label("unknown version")
+                .path("apiVersion")
+                .help(format!("use `apiVersion: {served}`")),
+            );
+            None
+        }
+    };
+    let body = match known {
+        Some(KindId::Service) => Body::Service(Box::new(service::decode(root))),
+        Some(KindId::Endpoints) => Body::Endpoints(endpoints::decode_endpoints(root)),
+        Some(KindId::EndpointSlice) => Body::EndpointSlice(endpoints::decode_slice(root)),
+        Some(KindId::Namespace) => Body::Namespace,
+        Some(id) => match workload::decode(id, root, &meta) {
+            Some(w) => Body::Workload(Box::new(w)),
+            None => Body::Other,
+        },
+        None => Body::Other,
+    };
+    model.objects.push(Object {
+        file,
+        document,
+        item,
+        root: root.clone(),
+        api_version,
+        kind,
+        known,
+        meta,
+        body,
+    });
+}
+
+/// `apiVersion` and `kind`, or a diagnostic saying what is missing.
+fn type_meta(root: &Node, out: &mut Vec<Diagnostic>) -> Option<(Spanned<String>, Spanned<String>)> {
+    if !matches!(root.value, Value::Map(_)) {
+        out.push(
+            Diagnostic::new(
+                "missing-type-meta",
+                root.span,
+                format!("document is a {}, not a Kubernetes object", root.type_name()),
+            )
+            .label("expected a map with `apiVersion` and `kind`"),
+        );
+        return None;
+    }
+    let api_version = str_at(root, "apiVersion").filter(|s| !s.value.is_empty());
+    let kind = str_at(root, "kind").filter(|s| !s.value.is_empty());
+    match (api_version, kind) {
+        (Some(a), Some(k)) => Some((a, k)),
+        (a, k) => {
+            let missing = match (&a, &k) {
+                (None, None) => "`apiVersion` and `kind`",
+                (None, _) => "`apiVersion`",
+                _ => "`kind`",
+            };
+            let at = Span::new(root.span.file, root.span.start as usize, root.span.start as usize);
+            let mut d = Diagnostic::new(
+                "missing-type-meta",
+                at,
+                format!("object has no {missing}"),
+            )
+            .label(format!("{missing} missing in this object"))
+            .help("every Kubernetes object names its `apiVersion` and `kind`, e.g. `apiVersion: v1` and `kind: Service`");
+            if let Some(n) = str_at(root, "metadata").or_else(|| {
+                map_at(root, "metadata").and_then(|m| str_at(m, "name"))
+            }) {
+                d = d.label(format!("{missing} missing in the object `{}`", n.value));
+            }
+            out.push(d);
+            None
+        }
+    }
+}
+
+fn decode_meta(root: &Node) -> Meta {
+    let Some(m) = map_at(root, "metadata") else {
+        return Meta::default();
+    };
+    Meta {
+        span: Some(m.span),
+        name: str_at(m, "name"),
+        generate_name: str_at(m, "generateName"),
+        namespace: str_at(m, "namespace").filter(|n| !n.value.is_empty()),
+        labels: str_map_at(m, "labels"),
+        annotations: str_map_at(m, "annotations"),
+    }
+}

@@ -1,0 +1,96 @@
+//! The driver: one line per stage, as DESIGN.md draws it (load → decode → check). The CLI and
+//! the tests both go through here.
+
+use crate::check::{self, schema::SchemaSet};
+use crate::config::{Level, Profile};
+use crate::diag::{Diagnostic, Severity};
+use crate::model::{self, Model};
+use crate::report::Summary;
+use crate::source::inputs::{self, Input, InputError, Loaded};
+use crate::source::yaml::Limits;
+use crate::source::SourceMap;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// Everything a run is configured with, resolved from flags, `svcc.toml` and defaults.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub profile: Profile,
+    pub limits: Limits,
+    pub max_file_bytes: u64,
+    /// Rule id → level, overriding the catalogue.
+    pub levels: BTreeMap<String, Level>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            profile: Profile::default(),
+            limits: Limits::default(),
+            max_file_bytes: inputs::DEFAULT_MAX_FILE_BYTES,
+            levels: BTreeMap::new(),
+        }
+    }
+}
+
+/// The result of checking a set of inputs.
+#[derive(Debug)]
+pub struct Outcome {
+    pub sources: SourceMap,
+    pub model: Model,
+    pub diagnostics: Vec<Diagnostic>,
+    /// Input that could not be read: the run exits 2.
+    pub errors: Vec<InputError>,
+    pub summary: Summary,
+}
+
+impl Outcome {
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(|d| d.severity == Severity::Error)
+    }
+}
+
+/// Checks files and directories (`-` is standard input).
+pub fn check_paths(paths: &[PathBuf], settings: &Settings) -> Result<Outcome, check::schema::SchemaError> {
+    let (inputs, mut errors) = inputs::discover(paths);
+    let mut loaded = inputs::load(&inputs, &settings.limits, settings.max_file_bytes);
+    errors.append(&mut loaded.errors);
+    loaded.errors = errors;
+    check_loaded(loaded, settings)
+}
+
+/// Checks in-memory text as one file named `name` (tests, `svcc explain` examples).
+pub fn check_text(name: &str, text: &str, settings: &Settings) -> Result<Outcome, check::schema::SchemaError> {
+    let mut loaded = Loaded::default();
+    let file = loaded.sources.add(crate::source::SourceFile::new(name.to_owned(), None, text.to_owned()));
+    let parsed = crate::source::yaml::parse(file, text, &settings.limits);
+    loaded.diagnostics = parsed.diagnostics;
+    loaded.documents = parsed.documents.into_iter().map(|d| (file, d)).collect();
+    check_loaded(loaded, settings)
+}
+
+fn check_loaded(loaded: Loaded, settings: &Settings) -> Result<Outcome, check::schema::SchemaError> {
+    let schemas = SchemaSet::new(settings.profile.kubernetes_minor)?;
+    let mut model = model::decode(&loaded.documents, settings.profile.kubernetes_minor);
+    model.diagnostics.extend(loaded.diagnostics);
+    let diagnostics = check::run(&model, &settings.profile, &schemas, &settings.levels);
+    let mut summary = Summary {
+        files: loaded.sources.len(),
+        documents: model.documents,
+        objects: model.objects.len(),
+        ..Summary::default()
+    };
+    summary.count(&diagnostics);
+    Ok(Outcome {
+        sources: loaded.sources,
+        model,
+        diagnostics,
+        errors: loaded.errors,
+        summary,
+    })
+}
+
+/// Convenience for reading a single input list from the CLI.
+pub fn discover(paths: &[PathBuf]) -> (Vec<Input>, Vec<InputError>) {
+    inputs::discover(paths)
+}

@@ -1,0 +1,82 @@
+//! `--format json`: one document,
+//! `{"diagnostics":[{rule, severity, message, file, line, column, end_line, end_column, path,
+//! object:{kind, namespace, name}, help, related:[{file, line, column, message}]}],
+//! "summary":{files, documents, objects, errors, warnings}}`.
+//! Field order is fixed; `path`, `object` and `help` are `null` when absent.
+
+use super::Report;
+use crate::diag::ObjectRef;
+use serde::Serialize;
+use std::io::{self, Write};
+
+#[derive(Serialize)]
+struct Output<'a> {
+    diagnostics: Vec<JsonDiagnostic<'a>>,
+    summary: super::Summary,
+}
+
+#[derive(Serialize)]
+struct JsonDiagnostic<'a> {
+    rule: &'a str,
+    severity: &'a str,
+    message: &'a str,
+    file: String,
+    line: usize,
+    column: usize,
+    end_line: usize,
+    end_column: usize,
+    path: Option<&'a str>,
+    object: Option<&'a ObjectRef>,
+    help: Option<&'a str>,
+    related: Vec<JsonRelated<'a>>,
+}
+
+#[derive(Serialize)]
+struct JsonRelated<'a> {
+    file: String,
+    line: usize,
+    column: usize,
+    message: &'a str,
+}
+
+pub fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
+    let diagnostics = report
+        .diagnostics
+        .iter()
+        .map(|d| {
+            let at = report.locate(d.span);
+            JsonDiagnostic {
+                rule: d.rule,
+                severity: d.severity.as_str(),
+                message: &d.message,
+                file: at.file,
+                line: at.line,
+                column: at.column,
+                end_line: at.end_line,
+                end_column: at.end_column,
+                path: d.path.as_deref(),
+                object: d.object.as_ref(),
+                help: d.help.as_deref(),
+                related: d
+                    .related
+                    .iter()
+                    .map(|r| {
+                        let at = report.locate(r.span);
+                        JsonRelated {
+                            file: at.file,
+                            line: at.line,
+                            column: at.column,
+                            message: &r.message,
+                        }
+                    })
+                    .collect(),
+            }
+        })
+        .collect();
+    let output = Output {
+        diagnostics,
+        summary: report.summary,
+    };
+    serde_json::to_writer_pretty(&mut *out, &output)?;
+    writeln!(out)
+}

@@ -1,0 +1,221 @@
+//! Finding and reading input files.
+//!
+//! Paths named by the user are read whatever their extension; directories are walked
+//! recursively for `*.yaml`, `*.yml` and `*.json`, skipping hidden entries, in sorted order so
+//! that output never depends on the file system. `-` reads standard input. Files are read and
+//! parsed in parallel; results are put back in input order.
+
+use super::yaml::{self, Document, Limits};
+use super::{FileId, SourceFile, SourceMap, Span};
+use crate::diag::Diagnostic;
+use rayon::prelude::*;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+/// Default bound on one input file.
+pub const DEFAULT_MAX_FILE_BYTES: u64 = 256 * 1024 * 1024;
+
+/// Where one input comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Input {
+    Stdin,
+    File(PathBuf),
+}
+
+/// A failure to read input: not a finding about the manifests, so it makes the run exit 2.
+#[derive(Debug, thiserror::Error)]
+pub enum InputError {
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path}: {source}")]
+    Walk {
+        path: String,
+        source: walkdir::Error,
+    },
+    #[error("{path}: file is larger than {limit} bytes (see --max-file-size)")]
+    TooLarge { path: String, limit: u64 },
+}
+
+/// Everything the source stage produced.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    pub sources: SourceMap,
+    /// Documents with the file they came from, in input order.
+    pub documents: Vec<(FileId, Document)>,
+    pub diagnostics: Vec<Diagnostic>,
+    pub errors: Vec<InputError>,
+}
+
+/// Expands user-given paths into the list of inputs.
+pub fn discover(paths: &[PathBuf]) -> (Vec<Input>, Vec<InputError>) {
+    let mut inputs = Vec::new();
+    let mut errors = Vec::new();
+    for path in paths {
+        if path.as_os_str() == "-" {
+            inputs.push(Input::Stdin);
+            continue;
+        }
+        match std::fs::metadata(path) {
+            Err(source) => errors.push(InputError::Io {
+                path: path.display().to_string(),
+                source,
+            }),
+            Ok(meta) if meta.is_dir() => walk(path, &mut inputs, &mut errors),
+            Ok(_) => inputs.push(Input::File(path.clone())),
+        }
+    }
+    (inputs, errors)
+}
+
+fn walk(dir: &Path, inputs: &mut Vec<Input>, errors: &mut Vec<InputError>) {
+    let walker = walkdir::WalkDir::new(dir)
+        .follow_links(true)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|e| e.depth() == 0 || !is_hidden(e.file_name()));
+    for entry in walker {
+        match entry {
+            Err(source) => errors.push(InputError::Walk {
+                path: dir.display().to_string(),
+                source,
+            }),
+            Ok(e) if e.file_type().is_file() && is_manifest(e.path()) => {
+                inputs.push(Input::File(e.into_path()));
+            }
+            Ok(_) => {}
+        }
+    }
+}
+
+fn is_hidden(name: &std::ffi::OsStr) -> bool {
+    name.to_str().is_some_and(|n| n.starts_with('.'))
+}
+
+fn is_manifest(path: &Path) -> bool {
+    matches!(
+        path.extension().and_then(|e| e.to_str()),
+        Some("yaml" | "yml" | "json")
+    )
+}
+
+/// Reads and parses every input. Standard input is read once, up front, on this thread.
+pub fn load(inputs: &[Input], limits: &Limits, max_file_bytes: u64) -> Loaded {
+    let read: Vec<Result<(String, Option<PathBuf>, Vec<u8>), InputError>> = inputs
+        .par_iter()
+        .map(|input| read_input(input, max_file_bytes))
+        .collect();
+
+    let mut loaded = Loaded::default();
+    let mut texts = Vec::new();
+    for r in read {
+        match r {
+            Err(e) => loaded.errors.push(e),
+            Ok((name, path, bytes)) => texts.push((name, path, bytes)),
+        }
+    }
+    let parsed: Vec<(SourceFile, Option<Diagnostic>, yaml::Parsed)> = texts
+        .into_par_iter()
+        .enumerate()
+        .map(|(i, (name, path, bytes))| {
+            let file = FileId(i as u32);
+            let (text, encoding_problem) = decode_text(file, bytes);
+            let parsed = if encoding_problem.is_some() {
+                yaml::Parsed::default()
+            } else {
+                yaml::parse(file, &text, limits)
+            };
+            (SourceFile::new(name, path, text), encoding_problem, parsed)
+        })
+        .collect();
+    for (source, encoding_problem, parsed) in parsed {
+        let id = loaded.sources.add(source);
+        loaded.diagnostics.extend(encoding_problem);
+        loaded.diagnostics.extend(parsed.diagnostics);
+        loaded
+            .documents
+            .extend(parsed.documents.into_iter().map(|d| (id, d)));
+    }
+    loaded
+}
+
+fn read_input(
+    input: &Input,
+    max_file_bytes: u64,
+) -> Result<(String, Option<PathBuf>, Vec<u8>), InputError> {
+    let (name, path) = match input {
+        Input::Stdin => ("<stdin>".to_owned(), None),
+        Input::File(p) => (p.display().to_string(), Some(p.clone())),
+    };
+    let io = |source| InputError::Io {
+        path: name.clone(),
+        source,
+    };
+    let mut bytes = Vec::new();
+    match &path {
+        None => std::io::stdin()
+            .lock()
+            .take(max_file_bytes + 1)
+            .read_to_end(&mut bytes)
+            .map_err(io)?,
+        Some(p) => std::fs::File::open(p)
+            .map_err(io)?
+            .take(max_file_bytes + 1)
+            .read_to_end(&mut bytes)
+            .map_err(io)?,
+    };
+    if bytes.len() as u64 > max_file_bytes {
+        return Err(InputError::TooLarge {
+            path: name,
+            limit: max_file_bytes,
+        });
+    }
+    Ok((name, path, bytes))
+}
+
+/// Bytes to text. UTF-16 with a byte-order mark is decoded (libyaml, and so go-yaml, accept
+/// it); invalid UTF-8 is reported at its first bad byte and that file yields no documents.
+fn decode_text(file: FileId, bytes: Vec<u8>) -> (String, Option<Diagnostic>) {
+    if let Some(text) = decode_utf16(&bytes) {
+        return (text, None);
+    }
+    match String::from_utf8(bytes) {
+        Ok(text) => (text, None),
+        Err(e) => {
+            let at = e.utf8_error().valid_up_to();
+            let lossy = String::from_utf8_lossy(e.as_bytes()).into_owned();
+            let span = Span::new(file, at, at);
+            let d = Diagnostic::new("invalid-encoding", span, "file is not valid UTF-8")
+                .label("invalid byte sequence here")
+                .help("Kubernetes manifests are UTF-8 text");
+            // Nothing of the file is parsed: keep the text for the excerpt only.
+            (lossy, Some(d))
+        }
+    }
+}
+
+fn decode_utf16(bytes: &[u8]) -> Option<String> {
+    let little = match bytes {
+        [0xFF, 0xFE, ..] => true,
+        [0xFE, 0xFF, ..] => false,
+        _ => return None,
+    };
+    let units: Vec<u16> = bytes[2..]
+        .chunks(2)
+        .map(|c| {
+            let pair = [c[0], *c.get(1).unwrap_or(&0)];
+            if little {
+                u16::from_le_bytes(pair)
+            } else {
+                u16::from_be_bytes(pair)
+            }
+        })
+        .collect();
+    Some(
+        char::decode_utf16(units)
+            .map(|r| r.unwrap_or(char::REPLACEMENT_CHARACTER))
+            .collect(),
+    )
+}

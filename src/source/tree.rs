@@ -1,0 +1,159 @@
+//! The spanned document tree: what a YAML or JSON document means once Kubernetes has decoded it.
+//!
+//! Values are already resolved (see [`super::resolve`]); map keys are strings, as they are once
+//! sigs.k8s.io/yaml has turned the document into JSON. Every node and every key keeps its span.
+
+use super::Span;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Node {
+    pub span: Span,
+    pub value: Value,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(String),
+    Seq(Vec<Node>),
+    Map(Vec<Entry>),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Entry {
+    pub key: String,
+    pub key_span: Span,
+    pub value: Node,
+}
+
+impl Node {
+    pub fn new(span: Span, value: Value) -> Node {
+        Node { span, value }
+    }
+
+    /// The entry under `key` of a map node.
+    pub fn entry(&self, key: &str) -> Option<&Entry> {
+        match &self.value {
+            Value::Map(entries) => entries.iter().find(|e| e.key == key),
+            _ => None,
+        }
+    }
+
+    /// The value under `key` of a map node, ignoring explicit nulls (as Go's decoder does).
+    pub fn get(&self, key: &str) -> Option<&Node> {
+        self.entry(key)
+            .map(|e| &e.value)
+            .filter(|n| !matches!(n.value, Value::Null))
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        match &self.value {
+            Value::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn as_i64(&self) -> Option<i64> {
+        match self.value {
+            Value::Int(i) => Some(i),
+            Value::Float(f) if f.fract() == 0.0 && f.abs() < 9.2e18 => Some(f as i64),
+            _ => None,
+        }
+    }
+
+    pub fn as_bool(&self) -> Option<bool> {
+        match self.value {
+            Value::Bool(b) => Some(b),
+            _ => None,
+        }
+    }
+
+    pub fn as_seq(&self) -> &[Node] {
+        match &self.value {
+            Value::Seq(items) => items,
+            _ => &[],
+        }
+    }
+
+    pub fn as_map(&self) -> &[Entry] {
+        match &self.value {
+            Value::Map(entries) => entries,
+            _ => &[],
+        }
+    }
+
+    pub fn is_null(&self) -> bool {
+        matches!(self.value, Value::Null)
+    }
+
+    /// A short name of the node's type, for messages.
+    pub fn type_name(&self) -> &'static str {
+        match self.value {
+            Value::Null => "null",
+            Value::Bool(_) => "boolean",
+            Value::Int(_) => "integer",
+            Value::Float(_) => "number",
+            Value::Str(_) => "string",
+            Value::Seq(_) => "list",
+            Value::Map(_) => "map",
+        }
+    }
+
+    /// Follows a JSON pointer (`/spec/ports/0/port`) to the node it names, returning the node and
+    /// the span of the key that leads to it (for a map entry) or of the node.
+    pub fn pointer(&self, pointer: &str) -> Option<(&Node, Span)> {
+        let mut node = self;
+        let mut span = self.span;
+        for raw in pointer.split('/').skip(1) {
+            let token = raw.replace("~1", "/").replace("~0", "~");
+            match &node.value {
+                Value::Map(entries) => {
+                    let e = entries.iter().find(|e| e.key == token)?;
+                    span = e.key_span;
+                    node = &e.value;
+                }
+                Value::Seq(items) => {
+                    node = items.get(token.parse::<usize>().ok()?)?;
+                    span = node.span;
+                }
+                _ => return None,
+            }
+        }
+        Some((node, span))
+    }
+
+    /// The document as JSON, as sigs.k8s.io/yaml hands it to the API server's decoder. Map entries
+    /// whose value is null are dropped (Go decodes them as absent). Integral floats become
+    /// integers (Go's `json.Marshal(80.0)` prints `80`). Non-finite floats cannot be JSON; they
+    /// become strings here and are reported by the loader.
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::Value as J;
+        match &self.value {
+            Value::Null => J::Null,
+            Value::Bool(b) => J::Bool(*b),
+            Value::Int(i) => J::from(*i),
+            Value::Float(f) => float_to_json(*f),
+            Value::Str(s) => J::String(s.clone()),
+            Value::Seq(items) => J::Array(items.iter().map(Node::to_json).collect()),
+            Value::Map(entries) => J::Object(
+                entries
+                    .iter()
+                    .filter(|e| !e.value.is_null())
+                    .map(|e| (e.key.clone(), e.value.to_json()))
+                    .collect(),
+            ),
+        }
+    }
+}
+
+fn float_to_json(f: f64) -> serde_json::Value {
+    if f.fract() == 0.0 && f.abs() < 9.2e18 {
+        return serde_json::Value::from(f as i64);
+    }
+    serde_json::Number::from_f64(f)
+        .map(serde_json::Value::Number)
+        .unwrap_or_else(|| serde_json::Value::String(f.to_string()))
+}

@@ -1,0 +1,713 @@
+//! YAML (and JSON) text to spanned document trees.
+//!
+//! Built on `saphyr-parser` events. svcc adds what Kubernetes' decoder does and the parser does
+//! not: go-yaml v2 scalar resolution ([`super::resolve`]), duplicate keys as errors (strict
+//! decoding), merge keys (`<<`), alias expansion under a node budget (billion-laughs inputs are
+//! refused, not expanded), a nesting limit, and byte offsets (saphyr counts characters).
+
+use super::resolve::{resolve_plain, Scalar};
+use super::tree::{Entry, Node, Value};
+use super::{FileId, Span};
+use crate::diag::Diagnostic;
+use saphyr_parser::{Event, Parser, ScalarStyle, Tag};
+use std::collections::HashMap;
+
+/// Bounds that keep hostile input from exhausting time or memory.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Nodes that alias expansion may create in one document.
+    pub max_alias_nodes: usize,
+    /// Nesting depth of sequences and mappings.
+    pub max_depth: usize,
+    /// Documents in one file.
+    pub max_documents: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_alias_nodes: 100_000,
+            max_depth: 200,
+            max_documents: 1_000_000,
+        }
+    }
+}
+
+/// One document of a stream, in the order it appeared (`index` counts empty documents too).
+#[derive(Debug, Clone)]
+pub struct Document {
+    pub index: usize,
+    pub root: Node,
+}
+
+#[derive(Debug, Default)]
+pub struct Parsed {
+    pub documents: Vec<Document>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Parses a whole file. Documents before a syntax error are kept; parsing stops at the error.
+pub fn parse(file: FileId, text: &str, limits: &Limits) -> Parsed {
+    let mut builder = Builder::new(file, text, limits);
+    builder.run();
+    Parsed {
+        documents: builder.documents,
+        diagnostics: builder.diagnostics,
+    }
+}
+
+/// Maps saphyr's character indices to byte offsets.
+struct Offsets {
+    ascii: bool,
+    /// Byte offset of every 64th character.
+    checkpoints: Vec<u32>,
+    /// Characters skipped before the parser's input (a byte-order mark).
+    skipped_chars: usize,
+}
+
+const CHECKPOINT: usize = 64;
+
+impl Offsets {
+    fn new(text: &str, skipped_chars: usize) -> Offsets {
+        let ascii = text.is_ascii();
+        let mut checkpoints = Vec::new();
+        if !ascii {
+            for (n, (byte, _)) in text.char_indices().enumerate() {
+                if n % CHECKPOINT == 0 {
+                    checkpoints.push(byte as u32);
+                }
+            }
+        }
+        Offsets {
+            ascii,
+            checkpoints,
+            skipped_chars,
+        }
+    }
+
+    fn byte(&self, text: &str, char_index: usize) -> usize {
+        let index = char_index + self.skipped_chars;
+        if self.ascii {
+            return index.min(text.len());
+        }
+        let Some(&base) = self.checkpoints.get(index / CHECKPOINT) else {
+            return text.len();
+        };
+        let rest = &text[base as usize..];
+        let extra = rest
+            .char_indices()
+            .nth(index % CHECKPOINT)
+            .map_or(rest.len(), |(b, _)| b);
+        base as usize + extra
+    }
+}
+
+enum PendingKey {
+    None,
+    Key {
+        name: String,
+        span: Span,
+        merge: bool,
+    },
+    /// A key svcc cannot use (a map or list as key); its value is dropped.
+    Skip,
+}
+
+enum Frame {
+    Seq {
+        start: usize,
+        anchor: usize,
+        items: Vec<Node>,
+    },
+    Map {
+        start: usize,
+        anchor: usize,
+        entries: Vec<Entry>,
+        merged: Vec<Entry>,
+        index: HashMap<String, usize>,
+        pending: PendingKey,
+    },
+}
+
+struct Builder<'a> {
+    file: FileId,
+    text: &'a str,
+    body: &'a str,
+    offsets: Offsets,
+    limits: &'a Limits,
+    stack: Vec<Frame>,
+    anchors: HashMap<usize, Node>,
+    alias_nodes: usize,
+    root: Option<Node>,
+    doc_index: usize,
+    documents: Vec<Document>,
+    diagnostics: Vec<Diagnostic>,
+}
+
+impl<'a> Builder<'a> {
+    fn new(file: FileId, text: &'a str, limits: &'a Limits) -> Builder<'a> {
+        let (body, skipped) = match text.strip_prefix('\u{feff}') {
+            Some(rest) => (rest, 1),
+            None => (text, 0),
+        };
+        Builder {
+            file,
+            text,
+            body,
+            offsets: Offsets::new(text, skipped),
+            limits,
+            stack: Vec::new(),
+            anchors: HashMap::new(),
+            alias_nodes: 0,
+            root: None,
+            doc_index: 0,
+            documents: Vec::new(),
+            diagnostics: Vec::new(),
+        }
+    }
+
+    fn span(&self, s: saphyr_parser::Span) -> Span {
+        Span::new(
+            self.file,
+            self.offsets.byte(self.text, s.start.index()),
+            self.offsets.byte(self.text, s.end.index()),
+        )
+    }
+
+    fn run(&mut self) {
+        let mut parser = Parser::new_from_str(self.body);
+        while let Some(next) = parser.next_event() {
+            match next {
+                Err(e) => {
+                    let at = self.offsets.byte(self.text, e.marker().index());
+                    let span = Span::new(self.file, at, at);
+                    let d = if e.info().contains("recursion limit") {
+                        Diagnostic::new("input-limit", span, "nesting too deep for the YAML parser")
+                            .label("too deep")
+                    } else {
+                        Diagnostic::new("yaml-syntax", span, format!("invalid YAML: {}", e.info()))
+                            .label("the parser stopped here")
+                    };
+                    self.diagnostics.push(d);
+                    return;
+                }
+                Ok((event, span)) => {
+                    let span = self.span(span);
+                    if !self.event(event, span) {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Handles one event; false stops the file.
+    fn event(&mut self, event: Event<'_>, span: Span) -> bool {
+        match event {
+            Event::Nothing | Event::StreamStart | Event::StreamEnd => true,
+            Event::DocumentStart(_) => {
+                self.root = None;
+                self.anchors.clear();
+                self.alias_nodes = 0;
+                true
+            }
+            Event::DocumentEnd => self.end_document(),
+            Event::Scalar(text, style, anchor, tag) => {
+                let merge = style == ScalarStyle::Plain && tag.is_none() && text == "<<";
+                let node = self.scalar(&text, style, tag.as_deref(), span);
+                self.complete(node, anchor, merge)
+            }
+            Event::Alias(id) => self.alias(id, span),
+            Event::SequenceStart(anchor, tag) => {
+                self.check_collection_tag(tag.as_deref(), "seq", span);
+                self.open(
+                    Frame::Seq {
+                        start: span.start as usize,
+                        anchor,
+                        items: Vec::new(),
+                    },
+                    span,
+                )
+            }
+            Event::MappingStart(anchor, tag) => {
+                self.check_collection_tag(tag.as_deref(), "map", span);
+                self.open(
+                    Frame::Map {
+                        start: span.start as usize,
+                        anchor,
+                        entries: Vec::new(),
+                        merged: Vec::new(),
+                        index: HashMap::new(),
+                        pending: PendingKey::None,
+                    },
+                    span,
+                )
+            }
+            Event::SequenceEnd | Event::MappingEnd => self.close(span),
+        }
+    }
+
+    fn end_document(&mut self) -> bool {
+        if let Some(root) = self.root.take() {
+            if !root.is_null() {
+                self.documents.push(Document {
+                    index: self.doc_index,
+                    root,
+                });
+            }
+        }
+        self.doc_index += 1;
+        if self.doc_index > self.limits.max_documents {
+            let at = Span::new(self.file, self.text.len(), self.text.len());
+            self.diagnostics.push(
+                Diagnostic::new(
+                    "input-limit",
+                    at,
+                    format!(
+                        "more than {} documents in one file",
+                        self.limits.max_documents
+                    ),
+                )
+                .help("split the stream, or raise the limit with `--max-documents`"),
+            );
+            return false;
+        }
+        true
+    }
+
+    fn open(&mut self, frame: Frame, span: Span) -> bool {
+        if self.stack.len() >= self.limits.max_depth {
+            self.diagnostics.push(
+                Diagnostic::new(
+                    "input-limit",
+                    Span::new(self.file, span.start as usize, span.start as usize),
+                    format!("nesting deeper than {} levels", self.limits.max_depth),
+                )
+                .label("too deep")
+                .help("raise the limit with `--max-depth` if this is intended"),
+            );
+            return false;
+        }
+        self.stack.push(frame);
+        true
+    }
+
+    fn close(&mut self, end_span: Span) -> bool {
+        let Some(frame) = self.stack.pop() else {
+            return true;
+        };
+        match frame {
+            Frame::Seq {
+                start,
+                anchor,
+                items,
+            } => {
+                let end = items.last().map_or(end_span.end, |n| n.span.end);
+                let node = Node::new(
+                    Span::new(self.file, start, end as usize),
+                    Value::Seq(items),
+                );
+                self.complete(node, anchor, false)
+            }
+            Frame::Map {
+                start,
+                anchor,
+                mut entries,
+                merged,
+                index: _,
+                pending: _,
+            } => {
+                let end = entries
+                    .iter()
+                    .chain(merged.iter())
+                    .map(|e| e.value.span.end.max(e.key_span.end))
+                    .filter(|&e| e as usize >= start)
+                    .max()
+                    .unwrap_or(end_span.end);
+                for m in merged {
+                    if !entries.iter().any(|e| e.key == m.key) {
+                        entries.push(m);
+                    }
+                }
+                let node = Node::new(
+                    Span::new(self.file, start, end as usize),
+                    Value::Map(entries),
+                );
+                self.complete(node, anchor, false)
+            }
+        }
+    }
+
+    fn alias(&mut self, id: usize, span: Span) -> bool {
+        let Some(target) = self.anchors.get(&id) else {
+            self.diagnostics.push(Diagnostic::new(
+                "yaml-syntax",
+                span,
+                "alias refers to an unknown anchor",
+            ));
+            return false;
+        };
+        let size = count_nodes(target);
+        self.alias_nodes = self.alias_nodes.saturating_add(size);
+        if self.alias_nodes > self.limits.max_alias_nodes {
+            self.diagnostics.push(
+                Diagnostic::new(
+                    "input-limit",
+                    span,
+                    format!(
+                        "aliases expand to more than {} nodes in one document",
+                        self.limits.max_alias_nodes
+                    ),
+                )
+                .label("expansion stopped here")
+                .help("this looks like an alias bomb; raise `--max-alias-nodes` if it is intended"),
+            );
+            return false;
+        }
+        let node = target.clone();
+        self.complete(node, 0, false)
+    }
+
+    /// Attaches a finished node to its parent (or makes it the document root).
+    fn complete(&mut self, node: Node, anchor: usize, merge: bool) -> bool {
+        if anchor != 0 {
+            self.anchors.insert(anchor, node.clone());
+        }
+        match self.stack.last_mut() {
+            None => {
+                self.root = Some(node);
+                true
+            }
+            Some(Frame::Seq { items, .. }) => {
+                items.push(node);
+                true
+            }
+            Some(Frame::Map {
+                entries,
+                merged,
+                index,
+                pending,
+                ..
+            }) => {
+                match std::mem::replace(pending, PendingKey::None) {
+                    PendingKey::None => {
+                        *pending = match key_string(&node) {
+                            Some(name) => PendingKey::Key {
+                                name,
+                                span: node.span,
+                                merge,
+                            },
+                            None => {
+                                self.diagnostics.push(
+                                    Diagnostic::new(
+                                        "yaml-syntax",
+                                        node.span,
+                                        format!(
+                                            "a {} cannot be a key: Kubernetes objects have string keys",
+                                            node.type_name()
+                                        ),
+                                    )
+                                    .label("not a string key"),
+                                );
+                                PendingKey::Skip
+                            }
+                        }
+                    }
+                    PendingKey::Skip => {}
+                    PendingKey::Key { span, merge: true, .. } => {
+                        if let Some(d) = merge_into(merged, node, span) {
+                            self.diagnostics.push(d);
+                        }
+                    }
+                    PendingKey::Key { name, span, .. } => {
+                        if let Some(&first) = index.get(&name) {
+                            let first_span: Span = entries[first].key_span;
+                            self.diagnostics.push(
+                                Diagnostic::new(
+                                    "yaml-duplicate-key",
+                                    span,
+                                    format!("duplicate key `{name}`"),
+                                )
+                                .label("defined again here")
+                                .related(first_span, format!("`{name}` first defined here"))
+                                .help("the API server's strict decoding rejects duplicate fields; keep one"),
+                            );
+                            entries[first] = Entry {
+                                key: name,
+                                key_span: span,
+                                value: node,
+                            };
+                        } else {
+                            index.insert(name.clone(), entries.len());
+                            entries.push(Entry {
+                                key: name,
+                                key_span: span,
+                                value: node,
+                            });
+                        }
+                    }
+                }
+                true
+            }
+        }
+    }
+
+    fn scalar(&mut self, text: &str, style: ScalarStyle, tag: Option<&Tag>, span: Span) -> Node {
+        let value = match tag {
+            None if style == ScalarStyle::Plain => self.from_scalar(resolve_plain(text), span),
+            None => Value::Str(text.to_owned()),
+            Some(tag) => self.tagged(text, tag, span),
+        };
+        Node::new(span, value)
+    }
+
+    fn from_scalar(&mut self, s: Scalar, span: Span) -> Value {
+        match s {
+            Scalar::Null => Value::Null,
+            Scalar::Bool(b) => Value::Bool(b),
+            Scalar::Int(i) => Value::Int(i),
+            Scalar::Uint(u) => Value::Float(u as f64),
+            Scalar::Float(f) if f.is_finite() => Value::Float(f),
+            Scalar::Float(f) => {
+                self.diagnostics.push(
+                    Diagnostic::new(
+                        "yaml-unrepresentable",
+                        span,
+                        format!("`{f}` has no JSON representation"),
+                    )
+                    .label("resolves to a non-finite number")
+                    .help("quote it if a string is meant"),
+                );
+                Value::Str(f.to_string())
+            }
+            Scalar::Str(s) => Value::Str(s),
+        }
+    }
+
+    fn tagged(&mut self, text: &str, tag: &Tag, span: Span) -> Value {
+        // The non-specific tag `!` forces a string.
+        if (tag.handle.is_empty() && tag.suffix == "!") || (tag.handle == "!" && tag.suffix.is_empty()) {
+            return Value::Str(text.to_owned());
+        }
+        if tag.is_yaml_core_schema() {
+            let resolved = resolve_plain(text);
+            let ok = match tag.suffix.as_str() {
+                "str" | "timestamp" => return Value::Str(text.to_owned()),
+                "int" => matches!(resolved, Scalar::Int(_) | Scalar::Uint(_)),
+                "float" => matches!(
+                    resolved,
+                    Scalar::Int(_) | Scalar::Uint(_) | Scalar::Float(_)
+                ),
+                "bool" => matches!(resolved, Scalar::Bool(_)),
+                "null" => matches!(resolved, Scalar::Null),
+                _ => false,
+            };
+            if ok {
+                return self.from_scalar(resolved, span);
+            }
+            if matches!(tag.suffix.as_str(), "int" | "float" | "bool" | "null") {
+                self.diagnostics.push(
+                    Diagnostic::new(
+                        "yaml-unsupported-tag",
+                        span,
+                        format!("`{text}` is not a valid `!!{}`", tag.suffix),
+                    )
+                    .label("tag and value disagree"),
+                );
+                return Value::Str(text.to_owned());
+            }
+        }
+        self.diagnostics.push(
+            Diagnostic::new(
+                "yaml-unsupported-tag",
+                span,
+                format!("unsupported tag `{}`", display_tag(tag)),
+            )
+            .label("Kubernetes objects are plain JSON values")
+            .help("remove the tag; quote the value if a string is meant"),
+        );
+        Value::Str(text.to_owned())
+    }
+
+    fn check_collection_tag(&mut self, tag: Option<&Tag>, expected: &str, span: Span) {
+        let Some(tag) = tag else { return };
+        if tag.is_yaml_core_schema() && tag.suffix == expected {
+            return;
+        }
+        self.diagnostics.push(
+            Diagnostic::new(
+                "yaml-unsupported-tag",
+                Span::new(self.file, span.start as usize, span.start as usize),
+                format!("unsupported tag `{}`", display_tag(tag)),
+            )
+            .help("remove the tag"),
+        );
+    }
+}
+
+fn display_tag(tag: &Tag) -> String {
+    if tag.is_yaml_core_schema() {
+        format!("!!{}", tag.suffix)
+    } else {
+        tag.to_string()
+    }
+}
+
+/// A scalar key as sigs.k8s.io/yaml turns it into a JSON object key.
+fn key_string(node: &Node) -> Option<String> {
+    match &node.value {
+        Value::Str(s) => Some(s.clone()),
+        Value::Int(i) => Some(i.to_string()),
+        Value::Float(f) => Some(f.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        Value::Null | Value::Seq(_) | Value::Map(_) => None,
+    }
+}
+
+/// Adds the entries of a merge value (`<<: *base` or `<<: [*a, *b]`); earlier maps win.
+fn merge_into(merged: &mut Vec<Entry>, value: Node, key_span: Span) -> Option<Diagnostic> {
+    let maps: Vec<Node> = match value.value {
+        Value::Map(_) => vec![value],
+        Value::Seq(items) if items.iter().all(|n| matches!(n.value, Value::Map(_))) => items,
+        _ => {
+            return Some(
+                Diagnostic::new(
+                    "yaml-syntax",
+                    key_span,
+                    "a merge key `<<` needs a map or a list of maps",
+                )
+                .label("merge key here"),
+            )
+        }
+    };
+    for map in maps {
+        if let Value::Map(entries) = map.value {
+            for e in entries {
+                if !merged.iter().any(|m| m.key == e.key) {
+                    merged.push(e);
+                }
+            }
+        }
+    }
+    None
+}
+
+fn count_nodes(node: &Node) -> usize {
+    let mut count = 0usize;
+    let mut work = vec![node];
+    while let Some(n) = work.pop() {
+        count += 1;
+        match &n.value {
+            Value::Seq(items) => work.extend(items.iter()),
+            Value::Map(entries) => work.extend(entries.iter().map(|e| &e.value)),
+            _ => {}
+        }
+    }
+    count
+}
+
+/// Convenience for tests and tools: parse with default limits.
+pub fn parse_str(text: &str) -> Parsed {
+    parse(FileId(0), text, &Limits::default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one(text: &str) -> Node {
+        let p = parse_str(text);
+        assert!(p.diagnostics.is_empty(), "{:?}", p.diagnostics);
+        assert_eq!(p.documents.len(), 1);
+        p.documents[0].root.clone()
+    }
+
+    #[test]
+    fn spans_are_bytes() {
+        let text = "# café ünïcode\nspec:\n  nodePort: 40000\n";
+        let root = one(text);
+        let (node, key) = root.pointer("/spec/nodePort").unwrap();
+        assert_eq!(&text[node.span.start as usize..node.span.end as usize], "40000");
+        assert_eq!(&text[key.start as usize..key.end as usize], "nodePort");
+    }
+
+    #[test]
+    fn bom_is_skipped_and_offsets_kept() {
+        let text = "\u{feff}a: 1\n";
+        let root = one(text);
+        let e = root.entry("a").unwrap();
+        assert_eq!(&text[e.key_span.start as usize..e.key_span.end as usize], "a");
+    }
+
+    #[test]
+    fn duplicate_keys_are_reported_with_both_places() {
+        let p = parse_str("a: 1\nb: 2\na: 3\n");
+        assert_eq!(p.diagnostics.len(), 1);
+        let d = &p.diagnostics[0];
+        assert_eq!(d.rule, "yaml-duplicate-key");
+        assert_eq!(d.span.start, 10);
+        assert_eq!(d.related[0].span.start, 0);
+    }
+
+    #[test]
+    fn merge_keys_and_aliases() {
+        let root = one("base: &b {p: 1, q: 2}\nobj:\n  <<: *b\n  q: 3\n");
+        let obj = root.get("obj").unwrap();
+        assert_eq!(obj.get("p").unwrap().as_i64(), Some(1));
+        assert_eq!(obj.get("q").unwrap().as_i64(), Some(3));
+        // go-yaml v2 reads a plain `y` key as the boolean true, which becomes the key "true".
+        let root = one("y: 1\n");
+        assert!(root.get("true").is_some());
+    }
+
+    #[test]
+    fn alias_bomb_is_refused() {
+        let mut text = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
+        let mut prev = 'a';
+        for c in 'b'..='j' {
+            text.push_str(&format!(
+                "{c}: &{c} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]\n"
+            ));
+            prev = c;
+        }
+        let p = parse_str(&text);
+        assert!(p.diagnostics.iter().any(|d| d.rule == "input-limit"));
+    }
+
+    #[test]
+    fn deep_nesting_is_refused() {
+        let text = "[".repeat(10_000);
+        let p = parse_str(&text);
+        assert!(p.diagnostics.iter().any(|d| d.rule == "input-limit"));
+    }
+
+    #[test]
+    fn multi_document_streams_skip_empty_documents() {
+        let p = parse_str("---\n---\na: 1\n---\n# only a comment\n---\nb: 2\n");
+        assert!(p.diagnostics.is_empty());
+        let idx: Vec<usize> = p.documents.iter().map(|d| d.index).collect();
+        assert_eq!(idx.len(), 2);
+    }
+
+    #[test]
+    fn json_documents_parse() {
+        let root = one("{\"kind\": \"Service\", \"spec\": {\"ports\": [{\"port\": 80}]}}");
+        assert_eq!(root.pointer("/spec/ports/0/port").unwrap().0.as_i64(), Some(80));
+    }
+
+    #[test]
+    fn syntax_error_keeps_earlier_documents() {
+        let p = parse_str("a: 1\n---\nb: [\n");
+        assert_eq!(p.documents.len(), 1);
+        assert_eq!(p.diagnostics[0].rule, "yaml-syntax");
+    }
+
+    #[test]
+    fn tags() {
+        let root = one("a: !!str 123\nb: ! 12\n");
+        assert_eq!(root.get("a").unwrap().as_str(), Some("123"));
+        assert_eq!(root.get("b").unwrap().as_str(), Some("12"));
+        let p = parse_str("a: !!binary aGk=\n");
+        assert_eq!(p.diagnostics[0].rule, "yaml-unsupported-tag");
+    }
+}
