@@ -5,6 +5,7 @@
 //! `apply`) read the same model.
 
 pub mod check;
+pub mod cli;
 pub mod config;
 pub mod diag;
 pub mod report;

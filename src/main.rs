@@ -1,1 +1,20 @@
-fn main() {}
+//! The `svcc` binary: glue only. Library errors become exit code 2; a closed pipe
+//! (`svcc … | head`) is not an error.
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    match svcc::cli::run() {
+        Ok(code) => code,
+        Err(e) => {
+            if e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("svcc: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,286 @@
+//! The `svcc` binary as users run it: exit codes, formats, stdin, configuration, and the seed
+//! corpus reported at the right lines.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+fn svcc(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_svcc"))
+        .args(args)
+        .env_remove("NO_COLOR")
+        .output()
+        .expect("run svcc")
+}
+
+fn svcc_stdin(args: &[&str], input: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_svcc"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn svcc");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.as_bytes())
+        .expect("write stdin");
+    child.wait_with_output().expect("wait")
+}
+
+fn json(out: &Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}): {}\nstderr: {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+fn text(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn seed_good_is_clean() {
+    let out = svcc(&["check", "--format", "json", "corpus/seed/good"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let v = json(&out);
+    assert_eq!(v["summary"]["errors"], 0, "{v:#}");
+    assert_eq!(v["summary"]["files"], 12);
+    assert!(v["summary"]["objects"].as_u64().unwrap() >= 12);
+}
+
+/// The `bad/` files that single-object checks must catch: (file, rule, line, column).
+const SEED_BAD: &[(&str, &str, u64, u64)] = &[
+    ("nodeport-out-of-range.yaml", "nodeport-out-of-range", 12, 17),
+    ("externalname-with-ports-invalid-name.yaml", "invalid-external-name", 7, 17),
+    ("affinity-timeout-too-long.yaml", "affinity-timeout-out-of-range", 11, 23),
+    ("headless-with-nodeport.yaml", "headless-with-nodeport", 7, 14),
+];
+
+#[test]
+fn seed_bad_reported_at_the_offending_line() {
+    for (file, rule, line, column) in SEED_BAD {
+        let path = format!("corpus/seed/bad/{file}");
+        let out = svcc(&["check", "--format", "json", &path]);
+        assert_eq!(out.status.code(), Some(1), "{file}: {}", text(&out));
+        let v = json(&out);
+        let hit = v["diagnostics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["rule"] == *rule)
+            .unwrap_or_else(|| panic!("{file}: no `{rule}` in {v:#}"));
+        assert_eq!(hit["severity"], "error");
+        assert_eq!((hit["line"].as_u64(), hit["column"].as_u64()), (Some(*line), Some(*column)), "{file}: {hit:#}");
+        assert_eq!(hit["file"], path);
+        assert!(hit["path"].as_str().is_some_and(|p| p.starts_with("spec.")), "{hit:#}");
+        assert_eq!(hit["object"]["kind"], "Service");
+    }
+}
+
+#[test]
+fn json_shape_is_exact() {
+    let out = svcc(&["check", "--format", "json", "corpus/seed/bad/nodeport-out-of-range.yaml"]);
+    let v = json(&out);
+    let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(keys, ["diagnostics", "summary"]);
+    let d = &v["diagnostics"][0];
+    let keys: Vec<&str> = d.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(
+        keys,
+        ["rule", "severity", "message", "file", "line", "column", "end_line", "end_column", "path", "object", "help", "related"]
+    );
+    assert_eq!(d["message"], "nodePort 40000 is outside the NodePort range 30000-32767");
+    assert_eq!(d["path"], "spec.ports[0].nodePort");
+    assert_eq!(d["object"], serde_json::json!({"kind": "Service", "namespace": null, "name": "myapp-nodeport-bad"}));
+    assert_eq!((d["end_line"].as_u64(), d["end_column"].as_u64()), (Some(12), Some(22)));
+    let summary: Vec<&str> = v["summary"].as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(summary, ["files", "documents", "objects", "errors", "warnings"]);
+}
+
+#[test]
+fn short_and_github_formats() {
+    let path = "corpus/seed/bad/nodeport-out-of-range.yaml";
+    let out = svcc(&["check", "--format", "short", path]);
+    assert_eq!(
+        text(&out),
+        format!("{path}:12:17: error[nodeport-out-of-range]: nodePort 40000 is outside the NodePort range 30000-32767\n")
+    );
+    let out = svcc(&["lint", "--format", "github", path]);
+    let t = text(&out);
+    assert!(t.starts_with(&format!("::error file={path},line=12,col=17,endLine=12,endColumn=22,title=nodeport-out-of-range::nodePort 40000")), "{t}");
+}
+
+#[test]
+fn sarif_is_valid_json_with_results() {
+    let out = svcc(&["check", "--format", "sarif", "corpus/seed/bad"]);
+    let v = json(&out);
+    assert_eq!(v["version"], "2.1.0");
+    let results = v["runs"][0]["results"].as_array().expect("results");
+    assert!(results.iter().any(|r| r["ruleId"] == "nodeport-out-of-range"));
+}
+
+#[test]
+fn stdin_is_read_with_dash() {
+    let input = "apiVersion: v1\nkind: Service\nmetadata:\n  name: s\nspec:\n  ports:\n  - port: 70000\n";
+    let out = svcc_stdin(&["check", "--format", "short", "-"], input);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out).starts_with("<stdin>:7:11: error[port-out-of-range]"), "{}", text(&out));
+}
+
+#[test]
+fn strict_decoding_catches_types_duplicates_and_unknown_fields() {
+    let input = "apiVersion: v1\nkind: Service\nmetadata:\n  name: s\n  name: t\nspec:\n  ports:\n  - port: \"80\"\n    protocl: TCP\n";
+    let out = svcc_stdin(&["check", "--format", "short", "-"], input);
+    let t = text(&out);
+    assert!(t.contains("<stdin>:5:3: error[yaml-duplicate-key]"), "{t}");
+    assert!(t.contains("<stdin>:8:11: error[wrong-type]: `spec.ports[0].port` must be an integer, not a string"), "{t}");
+    assert!(t.contains("<stdin>:9:5: error[unknown-field]: unknown field `spec.ports[0].protocl`"), "{t}");
+}
+
+#[test]
+fn kubectl_style_inputs_decode() {
+    // Timestamps stay strings, quoted numbers are strings, `kind: List` items are objects.
+    let input = r#"apiVersion: v1
+kind: List
+items:
+- apiVersion: v1
+  kind: Service
+  metadata:
+    name: web
+    creationTimestamp: 2018-07-20T08:00:00Z
+  spec:
+    selector: {app: web}
+    ports:
+    - name: http
+      port: 80
+      targetPort: "http"
+- apiVersion: v1
+  kind: ConfigMap
+  metadata: {name: c}
+  data: {k: v}
+"#;
+    let out = svcc_stdin(&["check", "--format", "json", "-"], input);
+    let v = json(&out);
+    assert_eq!(out.status.code(), Some(0), "{v:#}");
+    assert_eq!(v["summary"]["objects"], 2);
+}
+
+#[test]
+fn missing_type_meta_is_a_diagnostic() {
+    let out = svcc_stdin(&["check", "--format", "short", "-"], "metadata:\n  name: x\n");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out).starts_with("<stdin>:1:1: error[missing-type-meta]"), "{}", text(&out));
+}
+
+#[test]
+fn io_failure_exits_2() {
+    let out = svcc(&["check", "does/not/exist.yaml"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("does/not/exist.yaml"));
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    assert_eq!(svcc(&["check", "--format", "xml", "corpus/seed/good"]).status.code(), Some(2));
+    assert_eq!(svcc(&["--node-port-range", "9-1", "check", "corpus/seed/good"]).status.code(), Some(2));
+    assert_eq!(svcc(&["--kubernetes-version", "1.20", "check", "corpus/seed/good"]).status.code(), Some(2));
+    assert_eq!(svcc(&["--service-cidr", "10.96.0.1/12", "check", "corpus/seed/good"]).status.code(), Some(2));
+}
+
+#[test]
+fn profile_flags_change_allocation_checks() {
+    let path = "corpus/seed/bad/nodeport-out-of-range.yaml";
+    assert_eq!(svcc(&["--node-port-range", "30000-40000", "check", path]).status.code(), Some(0));
+    let input = "apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec:\n  clusterIP: 10.0.0.10\n  ports: [{port: 80}]\n";
+    let out = svcc_stdin(&["check", "--format", "short", "-"], input);
+    assert!(text(&out).contains("error[cluster-ip-out-of-range]: clusterIP `10.0.0.10` is outside the service CIDR 10.96.0.0/12"), "{}", text(&out));
+    let out = svcc_stdin(&["--service-cidr", "10.0.0.0/16", "check", "-"], input);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let dual = "apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec:\n  ipFamilyPolicy: RequireDualStack\n  ipFamilies: [IPv4, IPv6]\n  ports: [{port: 80}]\n";
+    assert_eq!(svcc_stdin(&["check", "-"], dual).status.code(), Some(1));
+    let out = svcc_stdin(&["--service-cidr", "10.96.0.0/12,fd00:10:96::/112", "check", "-"], dual);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}
+
+#[test]
+fn config_file_sets_the_profile_and_flags_win() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("svcc.toml");
+    std::fs::write(&cfg, "[cluster]\nnode-port-range = \"30000-40000\"\n").unwrap();
+    let path = "corpus/seed/bad/nodeport-out-of-range.yaml";
+    let c = cfg.to_str().unwrap();
+    assert_eq!(svcc(&["--config", c, "check", path]).status.code(), Some(0));
+    assert_eq!(svcc(&["--config", c, "--node-port-range", "30000-32767", "check", path]).status.code(), Some(1));
+    std::fs::write(&cfg, "[cluster]\nnode-port-rang = \"30000-40000\"\n").unwrap();
+    let out = svcc(&["--config", c, "check", path]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("svcc.toml:2:1"), "{err}");
+}
+
+#[test]
+fn rules_explain_and_completions() {
+    let out = svcc(&["rules"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(text(&out).contains("nodeport-out-of-range"));
+    let out = svcc(&["rules", "--format", "json"]);
+    assert!(json(&out).as_array().is_some_and(|a| a.len() > 40));
+    let out = svcc(&["explain", "nodeport-out-of-range"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(text(&out).contains("## Failing example"));
+    let out = svcc(&["explain", "nodeport-out-of-rang"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("did you mean `nodeport-out-of-range`"));
+    for shell in ["bash", "zsh", "fish"] {
+        let out = svcc(&["completions", shell]);
+        assert_eq!(out.status.code(), Some(0));
+        assert!(text(&out).contains("svcc"));
+    }
+}
+
+#[test]
+fn colour_only_when_asked() {
+    let path = "corpus/seed/bad/nodeport-out-of-range.yaml";
+    let plain = text(&svcc(&["check", path]));
+    assert!(!plain.contains('\u{1b}'), "piped output must not be coloured");
+    let forced = text(&svcc(&["--color", "always", "check", path]));
+    assert!(forced.contains('\u{1b}'));
+    let out = Command::new(env!("CARGO_BIN_EXE_svcc"))
+        .args(["--color", "auto", "check", path])
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    assert!(!text(&out).contains('\u{1b}'));
+}
+
+#[test]
+fn warnings_alone_exit_0_unless_denied() {
+    let input = "apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec:\n  externalName: x.example.com\n  ports: [{port: 80}]\n";
+    let out = svcc_stdin(&["check", "--format", "short", "-"], input);
+    assert!(text(&out).contains("warning[ignored-field]"), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(svcc_stdin(&["check", "--deny-warnings", "-"], input).status.code(), Some(1));
+}
+
+#[test]
+fn directories_skip_hidden_and_non_manifests() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = "apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec:\n  ports: [{port: 0}]\n";
+    std::fs::create_dir(dir.path().join(".hidden")).unwrap();
+    std::fs::write(dir.path().join(".hidden/x.yaml"), bad).unwrap();
+    std::fs::write(dir.path().join("notes.txt"), bad).unwrap();
+    std::fs::write(dir.path().join("ok.yml"), "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n").unwrap();
+    std::fs::write(dir.path().join("ok.json"), "{\"apiVersion\": \"v1\", \"kind\": \"Namespace\", \"metadata\": {\"name\": \"n\"}}").unwrap();
+    let out = svcc(&["check", "--format", "json", dir.path().to_str().unwrap()]);
+    let v = json(&out);
+    assert_eq!(out.status.code(), Some(0), "{v:#}");
+    assert_eq!(v["summary"]["files"], 2);
+    // A file named explicitly is read whatever its extension.
+    let notes = dir.path().join("notes.txt");
+    assert_eq!(svcc(&["check", notes.to_str().unwrap()]).status.code(), Some(1));
+}
