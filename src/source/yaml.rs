@@ -48,12 +48,84 @@ pub struct Parsed {
 
 /// Parses a whole file. Documents before a syntax error are kept; parsing stops at the error.
 pub fn parse(file: FileId, text: &str, limits: &Limits) -> Parsed {
-    let mut builder = Builder::new(file, text, limits);
-    builder.run();
-    Parsed {
-        documents: builder.documents,
-        diagnostics: builder.diagnostics,
+    let mut variant: Option<(String, Vec<Insertion>)> = None;
+    for _ in 0..=MAX_REINDENTS {
+        let (body, insertions) = match &variant {
+            Some((t, ins)) => (t.as_str(), ins.as_slice()),
+            None => (text, &[][..]),
+        };
+        let mut builder = Builder::new(file, body, limits, insertions);
+        builder.run();
+        if let Some(at) = builder.flow_indent_error {
+            if let Some(next) = reindent(body, at, insertions) {
+                variant = Some(next);
+                continue;
+            }
+        }
+        return Parsed {
+            documents: builder.documents,
+            diagnostics: builder.diagnostics,
+        };
     }
+    Parsed::default()
+}
+
+/// How many dedented flow lines one file may have (each costs a re-parse).
+const MAX_REINDENTS: usize = 16;
+
+/// Spaces svcc inserted before a byte offset of the original text.
+#[derive(Clone, Copy, Debug)]
+struct Insertion {
+    original: usize,
+    count: usize,
+}
+
+/// libyaml (and so kubectl) does not check indentation inside flow collections, so
+/// `args: [` … `]` with the `]` under `args` is accepted there; saphyr refuses it. Such a line
+/// is re-indented like the line before it and the file parsed again; spans are mapped back.
+fn reindent(body: &str, at: usize, insertions: &[Insertion]) -> Option<(String, Vec<Insertion>)> {
+    let line_start = body[..at.min(body.len())].rfind('\n').map_or(0, |i| i + 1);
+    let line = &body[line_start..];
+    let indent = line.len() - line.trim_start_matches(' ').len();
+    let first = line.trim_start_matches(' ').chars().next()?;
+    let previous = body[..line_start.saturating_sub(1)]
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))?;
+    let prev_indent = previous.len() - previous.trim_start_matches(' ').len();
+    let inside_flow = matches!(first, ']' | '}')
+        || previous.trim_end().ends_with(['[', '{', ',']);
+    if !inside_flow || prev_indent <= indent {
+        return None;
+    }
+    let count = prev_indent - indent + usize::from(matches!(first, ']' | '}'));
+    let mut text = String::with_capacity(body.len() + count);
+    text.push_str(&body[..line_start]);
+    text.extend(std::iter::repeat_n(' ', count));
+    text.push_str(&body[line_start..]);
+    let mut all = insertions.to_vec();
+    all.push(Insertion {
+        original: to_original(line_start, insertions),
+        count,
+    });
+    all.sort_by_key(|i| i.original);
+    Some((text, all))
+}
+
+/// Maps a byte offset of the re-indented text back to the original text.
+fn to_original(offset: usize, insertions: &[Insertion]) -> usize {
+    let mut shift = 0;
+    for ins in insertions {
+        let start = ins.original + shift;
+        if offset < start {
+            break;
+        }
+        if offset < start + ins.count {
+            return ins.original;
+        }
+        shift += ins.count;
+    }
+    offset - shift
 }
 
 /// Maps saphyr's character indices to byte offsets.
@@ -131,6 +203,9 @@ enum Frame {
 
 struct Builder<'a> {
     file: FileId,
+    insertions: &'a [Insertion],
+    /// Set when the parser stopped at an indentation error (byte offset in `text`).
+    flow_indent_error: Option<usize>,
     text: &'a str,
     body: &'a str,
     offsets: Offsets,
@@ -145,13 +220,15 @@ struct Builder<'a> {
 }
 
 impl<'a> Builder<'a> {
-    fn new(file: FileId, text: &'a str, limits: &'a Limits) -> Builder<'a> {
+    fn new(file: FileId, text: &'a str, limits: &'a Limits, insertions: &'a [Insertion]) -> Builder<'a> {
         let (body, skipped) = match text.strip_prefix('\u{feff}') {
             Some(rest) => (rest, 1),
             None => (text, 0),
         };
         Builder {
             file,
+            insertions,
+            flow_indent_error: None,
             text,
             body,
             offsets: Offsets::new(text, skipped),
@@ -166,12 +243,13 @@ impl<'a> Builder<'a> {
         }
     }
 
+    /// A byte offset of the original file for a character index of the parser.
+    fn byte(&self, char_index: usize) -> usize {
+        to_original(self.offsets.byte(self.text, char_index), self.insertions)
+    }
+
     fn span(&self, s: saphyr_parser::Span) -> Span {
-        Span::new(
-            self.file,
-            self.offsets.byte(self.text, s.start.index()),
-            self.offsets.byte(self.text, s.end.index()),
-        )
+        Span::new(self.file, self.byte(s.start.index()), self.byte(s.end.index()))
     }
 
     fn run(&mut self) {
@@ -179,7 +257,10 @@ impl<'a> Builder<'a> {
         while let Some(next) = parser.next_event() {
             match next {
                 Err(e) => {
-                    let at = self.offsets.byte(self.text, e.marker().index());
+                    if matches!(e.info(), "invalid indentation" | "invalid indentation in flow construct") {
+                        self.flow_indent_error = Some(self.offsets.byte(self.text, e.marker().index()));
+                    }
+                    let at = self.byte(e.marker().index());
                     let span = Span::new(self.file, at, at);
                     let d = if e.info().contains("recursion limit") {
                         Diagnostic::new("input-limit", span, "nesting too deep for the YAML parser")
@@ -258,7 +339,8 @@ impl<'a> Builder<'a> {
         }
         self.doc_index += 1;
         if self.doc_index > self.limits.max_documents {
-            let at = Span::new(self.file, self.text.len(), self.text.len());
+            let end = to_original(self.text.len(), self.insertions);
+            let at = Span::new(self.file, end, end);
             self.diagnostics.push(
                 Diagnostic::new(
                     "input-limit",
@@ -700,6 +782,18 @@ mod tests {
         let p = parse_str("a: 1\n---\nb: [\n");
         assert_eq!(p.documents.len(), 1);
         assert_eq!(p.diagnostics[0].rule, "yaml-syntax");
+    }
+
+    #[test]
+    fn dedented_flow_close_is_accepted_like_kubectl() {
+        let text = "spec:\n  args: [\n      \"-a\", \"b\",\n  ]\n  env: [\n    x,\n  y]\n  z: 1\n";
+        let root = one(text);
+        let args = root.get("spec").unwrap().get("args").unwrap();
+        assert_eq!(args.as_seq().len(), 2);
+        let z = root.get("spec").unwrap().entry("z").unwrap();
+        assert_eq!(&text[z.key_span.start as usize..z.key_span.end as usize], "z");
+        let b = &args.as_seq()[1];
+        assert_eq!(&text[b.span.start as usize..b.span.end as usize], "\"b\"");
     }
 
     #[test]
