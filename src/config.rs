@@ -227,15 +227,15 @@ mod tests {
 
     #[test]
     fn parses_profile_values() {
-        let nets = parse_service_cidrs(
-            &["10.96.0.0/12".into(), "fd00:10:96::/112".into()],
-            "flag",
-        )
-        .unwrap();
+        let nets = parse_service_cidrs(&["10.96.0.0/12".into(), "fd00:10:96::/112".into()], "flag")
+            .unwrap();
         assert_eq!(nets.len(), 2);
         assert!(parse_service_cidrs(&["10.96.0.1/12".into()], "flag").is_err());
         assert!(parse_service_cidrs(&["10.0.0.0/8".into(), "10.1.0.0/16".into()], "f").is_err());
-        assert_eq!(parse_node_port_range("30000-32767", "f").unwrap(), (30000, 32767));
+        assert_eq!(
+            parse_node_port_range("30000-32767", "f").unwrap(),
+            (30000, 32767)
+        );
         assert!(parse_node_port_range("32767-30000", "f").is_err());
         assert_eq!(parse_kubernetes_version("1.35", "f").unwrap(), 35);
         assert_eq!(parse_kubernetes_version("v1.33.2", "f").unwrap(), 33);

@@ -8,7 +8,7 @@ pub mod check;
 pub mod cli;
 pub mod config;
 pub mod diag;
-pub mod report;
 pub mod model;
 pub mod pipeline;
+pub mod report;
 pub mod source;

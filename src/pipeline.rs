@@ -46,12 +46,17 @@ pub struct Outcome {
 
 impl Outcome {
     pub fn has_errors(&self) -> bool {
-        self.diagnostics.iter().any(|d| d.severity == Severity::Error)
+        self.diagnostics
+            .iter()
+            .any(|d| d.severity == Severity::Error)
     }
 }
 
 /// Checks files and directories (`-` is standard input).
-pub fn check_paths(paths: &[PathBuf], settings: &Settings) -> Result<Outcome, check::schema::SchemaError> {
+pub fn check_paths(
+    paths: &[PathBuf],
+    settings: &Settings,
+) -> Result<Outcome, check::schema::SchemaError> {
     let (inputs, mut errors) = inputs::discover(paths);
     let mut loaded = inputs::load(&inputs, &settings.limits, settings.max_file_bytes);
     errors.append(&mut loaded.errors);
@@ -60,18 +65,29 @@ pub fn check_paths(paths: &[PathBuf], settings: &Settings) -> Result<Outcome, ch
 }
 
 /// Checks in-memory text as one file named `name` (tests, `svcc explain` examples).
-pub fn check_text(name: &str, text: &str, settings: &Settings) -> Result<Outcome, check::schema::SchemaError> {
+pub fn check_text(
+    name: &str,
+    text: &str,
+    settings: &Settings,
+) -> Result<Outcome, check::schema::SchemaError> {
     let mut loaded = Loaded::default();
-    let file = loaded.sources.add(crate::source::SourceFile::new(name.to_owned(), None, text.to_owned()));
+    let file = loaded.sources.add(crate::source::SourceFile::new(
+        name.to_owned(),
+        None,
+        text.to_owned(),
+    ));
     let parsed = crate::source::yaml::parse(file, text, &settings.limits);
     loaded.diagnostics = parsed.diagnostics;
     loaded.documents = parsed.documents.into_iter().map(|d| (file, d)).collect();
     check_loaded(loaded, settings)
 }
 
-fn check_loaded(loaded: Loaded, settings: &Settings) -> Result<Outcome, check::schema::SchemaError> {
+fn check_loaded(
+    loaded: Loaded,
+    settings: &Settings,
+) -> Result<Outcome, check::schema::SchemaError> {
     let schemas = SchemaSet::new(settings.profile.kubernetes_minor)?;
-    let mut model = model::decode(&loaded.documents, settings.profile.kubernetes_minor);
+    let mut model = model::decode(loaded.documents, settings.profile.kubernetes_minor);
     model.diagnostics.extend(loaded.diagnostics);
     let diagnostics = check::run(&model, &settings.profile, &schemas, &settings.levels);
     let mut summary = Summary {

@@ -55,10 +55,30 @@ fn seed_good_is_clean() {
 
 /// The `bad/` files that single-object checks must catch: (file, rule, line, column).
 const SEED_BAD: &[(&str, &str, u64, u64)] = &[
-    ("nodeport-out-of-range.yaml", "nodeport-out-of-range", 12, 17),
-    ("externalname-with-ports-invalid-name.yaml", "invalid-external-name", 7, 17),
-    ("affinity-timeout-too-long.yaml", "affinity-timeout-out-of-range", 11, 23),
-    ("headless-with-nodeport.yaml", "headless-with-nodeport", 7, 14),
+    (
+        "nodeport-out-of-range.yaml",
+        "nodeport-out-of-range",
+        12,
+        17,
+    ),
+    (
+        "externalname-with-ports-invalid-name.yaml",
+        "invalid-external-name",
+        7,
+        17,
+    ),
+    (
+        "affinity-timeout-too-long.yaml",
+        "affinity-timeout-out-of-range",
+        11,
+        23,
+    ),
+    (
+        "headless-with-nodeport.yaml",
+        "headless-with-nodeport",
+        7,
+        14,
+    ),
 ];
 
 #[test]
@@ -75,16 +95,28 @@ fn seed_bad_reported_at_the_offending_line() {
             .find(|d| d["rule"] == *rule)
             .unwrap_or_else(|| panic!("{file}: no `{rule}` in {v:#}"));
         assert_eq!(hit["severity"], "error");
-        assert_eq!((hit["line"].as_u64(), hit["column"].as_u64()), (Some(*line), Some(*column)), "{file}: {hit:#}");
+        assert_eq!(
+            (hit["line"].as_u64(), hit["column"].as_u64()),
+            (Some(*line), Some(*column)),
+            "{file}: {hit:#}"
+        );
         assert_eq!(hit["file"], path);
-        assert!(hit["path"].as_str().is_some_and(|p| p.starts_with("spec.")), "{hit:#}");
+        assert!(
+            hit["path"].as_str().is_some_and(|p| p.starts_with("spec.")),
+            "{hit:#}"
+        );
         assert_eq!(hit["object"]["kind"], "Service");
     }
 }
 
 #[test]
 fn json_shape_is_exact() {
-    let out = svcc(&["check", "--format", "json", "corpus/seed/bad/nodeport-out-of-range.yaml"]);
+    let out = svcc(&[
+        "check",
+        "--format",
+        "json",
+        "corpus/seed/bad/nodeport-out-of-range.yaml",
+    ]);
     let v = json(&out);
     let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
     assert_eq!(keys, ["diagnostics", "summary"]);
@@ -92,14 +124,44 @@ fn json_shape_is_exact() {
     let keys: Vec<&str> = d.as_object().unwrap().keys().map(String::as_str).collect();
     assert_eq!(
         keys,
-        ["rule", "severity", "message", "file", "line", "column", "end_line", "end_column", "path", "object", "help", "related"]
+        [
+            "rule",
+            "severity",
+            "message",
+            "file",
+            "line",
+            "column",
+            "end_line",
+            "end_column",
+            "path",
+            "object",
+            "help",
+            "related"
+        ]
     );
-    assert_eq!(d["message"], "nodePort 40000 is outside the NodePort range 30000-32767");
+    assert_eq!(
+        d["message"],
+        "nodePort 40000 is outside the NodePort range 30000-32767"
+    );
     assert_eq!(d["path"], "spec.ports[0].nodePort");
-    assert_eq!(d["object"], serde_json::json!({"kind": "Service", "namespace": null, "name": "myapp-nodeport-bad"}));
-    assert_eq!((d["end_line"].as_u64(), d["end_column"].as_u64()), (Some(12), Some(22)));
-    let summary: Vec<&str> = v["summary"].as_object().unwrap().keys().map(String::as_str).collect();
-    assert_eq!(summary, ["files", "documents", "objects", "errors", "warnings"]);
+    assert_eq!(
+        d["object"],
+        serde_json::json!({"kind": "Service", "namespace": null, "name": "myapp-nodeport-bad"})
+    );
+    assert_eq!(
+        (d["end_line"].as_u64(), d["end_column"].as_u64()),
+        (Some(12), Some(22))
+    );
+    let summary: Vec<&str> = v["summary"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        summary,
+        ["files", "documents", "objects", "errors", "warnings"]
+    );
 }
 
 #[test]
@@ -121,15 +183,22 @@ fn sarif_is_valid_json_with_results() {
     let v = json(&out);
     assert_eq!(v["version"], "2.1.0");
     let results = v["runs"][0]["results"].as_array().expect("results");
-    assert!(results.iter().any(|r| r["ruleId"] == "nodeport-out-of-range"));
+    assert!(results
+        .iter()
+        .any(|r| r["ruleId"] == "nodeport-out-of-range"));
 }
 
 #[test]
 fn stdin_is_read_with_dash() {
-    let input = "apiVersion: v1\nkind: Service\nmetadata:\n  name: s\nspec:\n  ports:\n  - port: 70000\n";
+    let input =
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: s\nspec:\n  ports:\n  - port: 70000\n";
     let out = svcc_stdin(&["check", "--format", "short", "-"], input);
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out).starts_with("<stdin>:7:11: error[port-out-of-range]"), "{}", text(&out));
+    assert!(
+        text(&out).starts_with("<stdin>:7:11: error[port-out-of-range]"),
+        "{}",
+        text(&out)
+    );
 }
 
 #[test]
@@ -139,7 +208,10 @@ fn strict_decoding_catches_types_duplicates_and_unknown_fields() {
     let t = text(&out);
     assert!(t.contains("<stdin>:5:3: error[yaml-duplicate-key]"), "{t}");
     assert!(t.contains("<stdin>:8:11: error[wrong-type]: `spec.ports[0].port` must be an integer, not a string"), "{t}");
-    assert!(t.contains("<stdin>:9:5: error[unknown-field]: unknown field `spec.ports[0].protocl`"), "{t}");
+    assert!(
+        t.contains("<stdin>:9:5: error[unknown-field]: unknown field `spec.ports[0].protocl`"),
+        "{t}"
+    );
 }
 
 #[test]
@@ -172,9 +244,16 @@ items:
 
 #[test]
 fn missing_type_meta_is_a_diagnostic() {
-    let out = svcc_stdin(&["check", "--format", "short", "-"], "metadata:\n  name: x\n");
+    let out = svcc_stdin(
+        &["check", "--format", "short", "-"],
+        "metadata:\n  name: x\n",
+    );
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out).starts_with("<stdin>:1:1: error[missing-type-meta]"), "{}", text(&out));
+    assert!(
+        text(&out).starts_with("<stdin>:1:1: error[missing-type-meta]"),
+        "{}",
+        text(&out)
+    );
 }
 
 #[test]
@@ -186,16 +265,46 @@ fn io_failure_exits_2() {
 
 #[test]
 fn usage_errors_exit_2() {
-    assert_eq!(svcc(&["check", "--format", "xml", "corpus/seed/good"]).status.code(), Some(2));
-    assert_eq!(svcc(&["--node-port-range", "9-1", "check", "corpus/seed/good"]).status.code(), Some(2));
-    assert_eq!(svcc(&["--kubernetes-version", "1.20", "check", "corpus/seed/good"]).status.code(), Some(2));
-    assert_eq!(svcc(&["--service-cidr", "10.96.0.1/12", "check", "corpus/seed/good"]).status.code(), Some(2));
+    assert_eq!(
+        svcc(&["check", "--format", "xml", "corpus/seed/good"])
+            .status
+            .code(),
+        Some(2)
+    );
+    assert_eq!(
+        svcc(&["--node-port-range", "9-1", "check", "corpus/seed/good"])
+            .status
+            .code(),
+        Some(2)
+    );
+    assert_eq!(
+        svcc(&["--kubernetes-version", "1.20", "check", "corpus/seed/good"])
+            .status
+            .code(),
+        Some(2)
+    );
+    assert_eq!(
+        svcc(&[
+            "--service-cidr",
+            "10.96.0.1/12",
+            "check",
+            "corpus/seed/good"
+        ])
+        .status
+        .code(),
+        Some(2)
+    );
 }
 
 #[test]
 fn profile_flags_change_allocation_checks() {
     let path = "corpus/seed/bad/nodeport-out-of-range.yaml";
-    assert_eq!(svcc(&["--node-port-range", "30000-40000", "check", path]).status.code(), Some(0));
+    assert_eq!(
+        svcc(&["--node-port-range", "30000-40000", "check", path])
+            .status
+            .code(),
+        Some(0)
+    );
     let input = "apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec:\n  clusterIP: 10.0.0.10\n  ports: [{port: 80}]\n";
     let out = svcc_stdin(&["check", "--format", "short", "-"], input);
     assert!(text(&out).contains("error[cluster-ip-out-of-range]: clusterIP `10.0.0.10` is outside the service CIDR 10.96.0.0/12"), "{}", text(&out));
@@ -203,7 +312,15 @@ fn profile_flags_change_allocation_checks() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let dual = "apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec:\n  ipFamilyPolicy: RequireDualStack\n  ipFamilies: [IPv4, IPv6]\n  ports: [{port: 80}]\n";
     assert_eq!(svcc_stdin(&["check", "-"], dual).status.code(), Some(1));
-    let out = svcc_stdin(&["--service-cidr", "10.96.0.0/12,fd00:10:96::/112", "check", "-"], dual);
+    let out = svcc_stdin(
+        &[
+            "--service-cidr",
+            "10.96.0.0/12,fd00:10:96::/112",
+            "check",
+            "-",
+        ],
+        dual,
+    );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 }
 
@@ -215,7 +332,19 @@ fn config_file_sets_the_profile_and_flags_win() {
     let path = "corpus/seed/bad/nodeport-out-of-range.yaml";
     let c = cfg.to_str().unwrap();
     assert_eq!(svcc(&["--config", c, "check", path]).status.code(), Some(0));
-    assert_eq!(svcc(&["--config", c, "--node-port-range", "30000-32767", "check", path]).status.code(), Some(1));
+    assert_eq!(
+        svcc(&[
+            "--config",
+            c,
+            "--node-port-range",
+            "30000-32767",
+            "check",
+            path
+        ])
+        .status
+        .code(),
+        Some(1)
+    );
     std::fs::write(&cfg, "[cluster]\nnode-port-rang = \"30000-40000\"\n").unwrap();
     let out = svcc(&["--config", c, "check", path]);
     assert_eq!(out.status.code(), Some(2));
@@ -247,7 +376,10 @@ fn rules_explain_and_completions() {
 fn colour_only_when_asked() {
     let path = "corpus/seed/bad/nodeport-out-of-range.yaml";
     let plain = text(&svcc(&["check", path]));
-    assert!(!plain.contains('\u{1b}'), "piped output must not be coloured");
+    assert!(
+        !plain.contains('\u{1b}'),
+        "piped output must not be coloured"
+    );
     let forced = text(&svcc(&["--color", "always", "check", path]));
     assert!(forced.contains('\u{1b}'));
     let out = Command::new(env!("CARGO_BIN_EXE_svcc"))
@@ -262,9 +394,18 @@ fn colour_only_when_asked() {
 fn warnings_alone_exit_0_unless_denied() {
     let input = "apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec:\n  externalName: x.example.com\n  ports: [{port: 80}]\n";
     let out = svcc_stdin(&["check", "--format", "short", "-"], input);
-    assert!(text(&out).contains("warning[ignored-field]"), "{}", text(&out));
+    assert!(
+        text(&out).contains("warning[ignored-field]"),
+        "{}",
+        text(&out)
+    );
     assert_eq!(out.status.code(), Some(0));
-    assert_eq!(svcc_stdin(&["check", "--deny-warnings", "-"], input).status.code(), Some(1));
+    assert_eq!(
+        svcc_stdin(&["check", "--deny-warnings", "-"], input)
+            .status
+            .code(),
+        Some(1)
+    );
 }
 
 #[test]
@@ -274,13 +415,24 @@ fn directories_skip_hidden_and_non_manifests() {
     std::fs::create_dir(dir.path().join(".hidden")).unwrap();
     std::fs::write(dir.path().join(".hidden/x.yaml"), bad).unwrap();
     std::fs::write(dir.path().join("notes.txt"), bad).unwrap();
-    std::fs::write(dir.path().join("ok.yml"), "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n").unwrap();
-    std::fs::write(dir.path().join("ok.json"), "{\"apiVersion\": \"v1\", \"kind\": \"Namespace\", \"metadata\": {\"name\": \"n\"}}").unwrap();
+    std::fs::write(
+        dir.path().join("ok.yml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("ok.json"),
+        "{\"apiVersion\": \"v1\", \"kind\": \"Namespace\", \"metadata\": {\"name\": \"n\"}}",
+    )
+    .unwrap();
     let out = svcc(&["check", "--format", "json", dir.path().to_str().unwrap()]);
     let v = json(&out);
     assert_eq!(out.status.code(), Some(0), "{v:#}");
     assert_eq!(v["summary"]["files"], 2);
     // A file named explicitly is read whatever its extension.
     let notes = dir.path().join("notes.txt");
-    assert_eq!(svcc(&["check", notes.to_str().unwrap()]).status.code(), Some(1));
+    assert_eq!(
+        svcc(&["check", notes.to_str().unwrap()]).status.code(),
+        Some(1)
+    );
 }

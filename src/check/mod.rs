@@ -19,6 +19,7 @@ pub mod syntax;
 use crate::config::{Level, Profile};
 use crate::diag::Diagnostic;
 use crate::model::{Model, Object};
+use rayon::prelude::*;
 use schema::SchemaSet;
 use std::collections::BTreeMap;
 
@@ -80,17 +81,22 @@ pub fn run(
     levels: &BTreeMap<String, Level>,
 ) -> Vec<Diagnostic> {
     let ctx = Context { profile };
-    let mut all: Vec<Diagnostic> = model.diagnostics.clone();
-    for object in &model.objects {
-        let mut sink = Sink::new(object);
-        if let Some(kind) = object.known {
-            for d in schemas.check(kind, object) {
-                sink.schema(d);
+    let per_object: Vec<Vec<Diagnostic>> = model
+        .objects
+        .par_iter()
+        .map(|object| {
+            let mut sink = Sink::new(object);
+            if let Some(kind) = object.known {
+                for d in schemas.check(kind, object) {
+                    sink.schema(d);
+                }
+                rules::check_object(&ctx, object, &mut sink);
             }
-            rules::check_object(&ctx, object, &mut sink);
-        }
-        all.extend(sink.into_diagnostics());
-    }
+            sink.into_diagnostics()
+        })
+        .collect();
+    let mut all: Vec<Diagnostic> = model.diagnostics.clone();
+    all.extend(per_object.into_iter().flatten());
     settle(all, levels)
 }
 

@@ -23,20 +23,68 @@ struct Bundle {
 macro_rules! bundle {
     ($v:literal) => {
         Bundle {
-            definitions: include_str!(concat!("../../schemas/v1.", $v, ".0-strict/_definitions.json")),
+            definitions: include_str!(concat!(
+                "../../schemas/v1.",
+                $v,
+                ".0-strict/_definitions.json"
+            )),
             kinds: [
-                include_str!(concat!("../../schemas/v1.", $v, ".0-strict/service-v1.json")),
-                include_str!(concat!("../../schemas/v1.", $v, ".0-strict/endpoints-v1.json")),
-                include_str!(concat!("../../schemas/v1.", $v, ".0-strict/endpointslice-discovery-v1.json")),
-                include_str!(concat!("../../schemas/v1.", $v, ".0-strict/deployment-apps-v1.json")),
-                include_str!(concat!("../../schemas/v1.", $v, ".0-strict/statefulset-apps-v1.json")),
-                include_str!(concat!("../../schemas/v1.", $v, ".0-strict/daemonset-apps-v1.json")),
-                include_str!(concat!("../../schemas/v1.", $v, ".0-strict/replicaset-apps-v1.json")),
-                include_str!(concat!("../../schemas/v1.", $v, ".0-strict/replicationcontroller-v1.json")),
+                include_str!(concat!(
+                    "../../schemas/v1.",
+                    $v,
+                    ".0-strict/service-v1.json"
+                )),
+                include_str!(concat!(
+                    "../../schemas/v1.",
+                    $v,
+                    ".0-strict/endpoints-v1.json"
+                )),
+                include_str!(concat!(
+                    "../../schemas/v1.",
+                    $v,
+                    ".0-strict/endpointslice-discovery-v1.json"
+                )),
+                include_str!(concat!(
+                    "../../schemas/v1.",
+                    $v,
+                    ".0-strict/deployment-apps-v1.json"
+                )),
+                include_str!(concat!(
+                    "../../schemas/v1.",
+                    $v,
+                    ".0-strict/statefulset-apps-v1.json"
+                )),
+                include_str!(concat!(
+                    "../../schemas/v1.",
+                    $v,
+                    ".0-strict/daemonset-apps-v1.json"
+                )),
+                include_str!(concat!(
+                    "../../schemas/v1.",
+                    $v,
+                    ".0-strict/replicaset-apps-v1.json"
+                )),
+                include_str!(concat!(
+                    "../../schemas/v1.",
+                    $v,
+                    ".0-strict/replicationcontroller-v1.json"
+                )),
                 include_str!(concat!("../../schemas/v1.", $v, ".0-strict/pod-v1.json")),
-                include_str!(concat!("../../schemas/v1.", $v, ".0-strict/job-batch-v1.json")),
-                include_str!(concat!("../../schemas/v1.", $v, ".0-strict/cronjob-batch-v1.json")),
-                include_str!(concat!("../../schemas/v1.", $v, ".0-strict/namespace-v1.json")),
+                include_str!(concat!(
+                    "../../schemas/v1.",
+                    $v,
+                    ".0-strict/job-batch-v1.json"
+                )),
+                include_str!(concat!(
+                    "../../schemas/v1.",
+                    $v,
+                    ".0-strict/cronjob-batch-v1.json"
+                )),
+                include_str!(concat!(
+                    "../../schemas/v1.",
+                    $v,
+                    ".0-strict/namespace-v1.json"
+                )),
             ],
         }
     };

@@ -86,7 +86,9 @@ pub fn iana_svc_name(s: &str) -> Vec<String> {
         errs.push("must be no more than 15 characters".to_owned());
     }
     if !s.bytes().all(|c| is_lower_alnum(c) || c == b'-') || s.is_empty() {
-        errs.push("must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)".to_owned());
+        errs.push(
+            "must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)".to_owned(),
+        );
     }
     if s.contains("--") {
         errs.push("must not contain consecutive hyphens".to_owned());
@@ -220,7 +222,9 @@ pub fn special_ip(ip: IpAddr) -> Option<String> {
         IpAddr::V4(v4) if v4.octets()[..3] == [224, 0, 0] => {
             "may not be in the link-local multicast range (224.0.0.0/24, ff02::/10)"
         }
-        IpAddr::V6(v6) if (v6.segments()[0] & 0xffc0) == 0xff00 && (v6.segments()[0] & 0x000f) == 2 => {
+        IpAddr::V6(v6)
+            if (v6.segments()[0] & 0xffc0) == 0xff00 && (v6.segments()[0] & 0x000f) == 2 =>
+        {
             "may not be in the link-local multicast range (224.0.0.0/24, ff02::/10)"
         }
         _ => return None,
@@ -293,10 +297,16 @@ mod tests {
 
     #[test]
     fn ips() {
-        assert_eq!(parse_ip("10.96.0.10").unwrap().1, true);
-        assert!(matches!(parse_ip("010.1.1.1"), Err(IpProblem::Ambiguous(_))));
-        assert!(matches!(parse_ip("::ffff:10.1.1.1"), Err(IpProblem::Ambiguous(_))));
-        assert_eq!(parse_ip("fd00::0010").unwrap().1, false);
+        assert!(parse_ip("10.96.0.10").unwrap().1);
+        assert!(matches!(
+            parse_ip("010.1.1.1"),
+            Err(IpProblem::Ambiguous(_))
+        ));
+        assert!(matches!(
+            parse_ip("::ffff:10.1.1.1"),
+            Err(IpProblem::Ambiguous(_))
+        ));
+        assert!(!parse_ip("fd00::0010").unwrap().1);
         assert!(parse_ip(" 10.1.1.1").is_err());
         assert!(parse_ip("fe80::1%eth0").is_err());
         assert!(parse_ip("10.1.1.1/32").is_err());
@@ -308,8 +318,8 @@ mod tests {
 
     #[test]
     fn cidrs() {
-        assert_eq!(parse_cidr("10.96.0.0/12").unwrap().1, false);
-        assert_eq!(parse_cidr("10.96.0.10/12").unwrap().1, true);
+        assert!(!parse_cidr("10.96.0.0/12").unwrap().1);
+        assert!(parse_cidr("10.96.0.10/12").unwrap().1);
         assert!(parse_cidr("10.96.0.0").is_err());
         assert!(parse_cidr("10.96.0.0/33").is_err());
         assert!(parse_cidr("010.96.0.0/12").is_err());

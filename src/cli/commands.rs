@@ -125,16 +125,26 @@ fn check(cluster: &ClusterArgs, args: &CheckArgs) -> anyhow::Result<ExitCode> {
     for e in &outcome.errors {
         eprintln!("svcc: error: {e}");
     }
-    let code = if !outcome.errors.is_empty() {
+    let code = exit_code(&outcome, args.deny_warnings);
+    // Freeing every tree of a large run takes longer than the process exit does.
+    std::mem::forget(outcome);
+    Ok(ExitCode::from(code))
+}
+
+fn exit_code(outcome: &pipeline::Outcome, deny_warnings: bool) -> u8 {
+    if !outcome.errors.is_empty() {
         2
     } else if outcome.has_errors()
-        || (args.deny_warnings && outcome.diagnostics.iter().any(|d| d.severity == Severity::Warning))
+        || (deny_warnings
+            && outcome
+                .diagnostics
+                .iter()
+                .any(|d| d.severity == Severity::Warning))
     {
         1
     } else {
         0
-    };
-    Ok(ExitCode::from(code))
+    }
 }
 
 fn rules(args: &RulesArgs) -> anyhow::Result<ExitCode> {
@@ -144,7 +154,14 @@ fn rules(args: &RulesArgs) -> anyhow::Result<ExitCode> {
         RulesFormat::Human => {
             let width = CATALOGUE.iter().map(|r| r.id.len()).max().unwrap_or(0);
             for r in CATALOGUE {
-                writeln!(out, "{:<width$}  {:<7}  {:<10}  {}", r.id, r.severity.as_str(), r.category, r.title)?;
+                writeln!(
+                    out,
+                    "{:<width$}  {:<7}  {:<10}  {}",
+                    r.id,
+                    r.severity.as_str(),
+                    r.category,
+                    r.title
+                )?;
             }
         }
         RulesFormat::Json => {
@@ -165,9 +182,20 @@ fn rules(args: &RulesArgs) -> anyhow::Result<ExitCode> {
         }
         RulesFormat::Markdown => {
             writeln!(out, "# svcc rules\n")?;
-            writeln!(out, "| id | severity | category | title |\n|---|---|---|---|")?;
+            writeln!(
+                out,
+                "| id | severity | category | title |\n|---|---|---|---|"
+            )?;
             for r in CATALOGUE {
-                writeln!(out, "| [`{}`](../rules/{}.md) | {} | {} | {} |", r.id, r.id, r.severity.as_str(), r.category, r.title)?;
+                writeln!(
+                    out,
+                    "| [`{}`](../rules/{}.md) | {} | {} | {} |",
+                    r.id,
+                    r.id,
+                    r.severity.as_str(),
+                    r.category,
+                    r.title
+                )?;
             }
         }
     }
@@ -189,7 +217,12 @@ fn explain(id: &str) -> anyhow::Result<ExitCode> {
     };
     let mut out = std::io::stdout().lock();
     writeln!(out, "{}: {}", rule.id, rule.title)?;
-    writeln!(out, "severity: {}, category: {}\n", rule.severity.as_str(), rule.category)?;
+    writeln!(
+        out,
+        "severity: {}, category: {}\n",
+        rule.severity.as_str(),
+        rule.category
+    )?;
     writeln!(out, "{}", rule.body().trim_end())?;
     Ok(ExitCode::SUCCESS)
 }
@@ -208,4 +241,3 @@ fn edit_distance(a: &str, b: &str) -> usize {
     }
     prev[b.len()]
 }
-

@@ -68,7 +68,8 @@ impl StrMap {
 
     /// True when every entry of `self` is in `labels` (equality-based selection).
     pub fn is_subset_of(&self, labels: &StrMap) -> bool {
-        self.iter().all(|(k, v)| labels.get(k).is_some_and(|l| l.value == v))
+        self.iter()
+            .all(|(k, v)| labels.get(k).is_some_and(|l| l.value == v))
     }
 }
 
@@ -125,10 +126,12 @@ pub fn str_list_at(node: &Node, key: &str) -> Vec<Spanned<String>> {
 
 pub fn str_map_at(node: &Node, key: &str) -> StrMap {
     match node.get(key) {
-        Some(m @ Node {
-            value: Value::Map(entries),
-            ..
-        }) => StrMap {
+        Some(
+            m @ Node {
+                value: Value::Map(entries),
+                ..
+            },
+        ) => StrMap {
             span: Some(m.span),
             entries: entries
                 .iter()

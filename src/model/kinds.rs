@@ -103,7 +103,9 @@ pub enum Resolution {
         removed_in: &'static str,
     },
     /// A modelled kind in its own group at a version that never existed.
-    UnknownVersion { served: &'static str },
+    UnknownVersion {
+        served: &'static str,
+    },
 }
 
 /// Versions removed from the API server, with the release that removed them.
@@ -166,7 +168,10 @@ mod tests {
 
     #[test]
     fn resolution() {
-        assert_eq!(resolve("v1", "Service", 37), Resolution::Known(KindId::Service));
+        assert_eq!(
+            resolve("v1", "Service", 37),
+            Resolution::Known(KindId::Service)
+        );
         assert_eq!(
             resolve("serving.knative.dev/v1", "Service", 37),
             Resolution::Unmodelled

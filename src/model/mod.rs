@@ -113,43 +113,52 @@ pub struct Model {
     pub documents: usize,
 }
 
-/// Decodes every document into objects, expanding `List` kinds.
-pub fn decode(documents: &[(FileId, Document)], kubernetes_minor: u32) -> Model {
+/// Decodes every document into objects, expanding `List` kinds. The documents' trees move
+/// into the objects.
+pub fn decode(documents: Vec<(FileId, Document)>, kubernetes_minor: u32) -> Model {
     let mut model = Model {
         documents: documents.len(),
         ..Model::default()
     };
     for (file, doc) in documents {
-        decode_document(*file, doc, kubernetes_minor, &mut model);
+        decode_document(file, doc, kubernetes_minor, &mut model);
     }
     model
 }
 
-fn decode_document(file: FileId, doc: &Document, minor: u32, model: &mut Model) {
-    let root = &doc.root;
-    let Some((api_version, kind)) = type_meta(root, &mut model.diagnostics) else {
+fn decode_document(file: FileId, doc: Document, minor: u32, model: &mut Model) {
+    let mut root = doc.root;
+    let Some((api_version, kind)) = type_meta(&root, &mut model.diagnostics) else {
         return;
     };
     let is_list = kind.value == "List"
-        || (kind.value.ends_with("List") && matches!(root.get("items"), Some(n) if matches!(n.value, Value::Seq(_))));
+        || (kind.value.ends_with("List")
+            && matches!(root.get("items"), Some(n) if matches!(n.value, Value::Seq(_))));
     if !is_list {
         push_object(file, doc.index, None, root, api_version, kind, minor, model);
         return;
     }
     // Items of a typed list (`ServiceList`) may omit their type meta, as the API returns them.
     let item_kind = kind.value.strip_suffix("List").unwrap_or("").to_owned();
-    for (i, item) in root.get("items").map_or(&[][..], Node::as_seq).iter().enumerate() {
-        let tm = if item_kind.is_empty() {
-            type_meta(item, &mut model.diagnostics)
+    let items = match &mut root.value {
+        Value::Map(entries) => entries
+            .iter_mut()
+            .find(|e| e.key == "items")
+            .map(|e| match &mut e.value.value {
+                Value::Seq(items) => std::mem::take(items),
+                _ => Vec::new(),
+            })
+            .unwrap_or_default(),
+        _ => Vec::new(),
+    };
+    for (i, item) in items.into_iter().enumerate() {
+        let tm = if item_kind.is_empty() || !matches!(item.value, Value::Map(_)) {
+            type_meta(&item, &mut model.diagnostics)
         } else {
-            let av = str_at(item, "apiVersion").unwrap_or_else(|| api_version.clone());
-            let k = str_at(item, "kind")
-                .unwrap_or_else(|| Spanned::new(item_kind.clone(), item.span));
-            if matches!(item.value, Value::Map(_)) {
-                Some((av, k))
-            } else {
-                type_meta(item, &mut model.diagnostics)
-            }
+            let av = str_at(&item, "apiVersion").unwrap_or_else(|| api_version.clone());
+            let k =
+                str_at(&item, "kind").unwrap_or_else(|| Spanned::new(item_kind.clone(), item.span));
+            Some((av, k))
         };
         if let Some((av, k)) = tm {
             push_object(file, doc.index, Some(i), item, av, k, minor, model);
@@ -162,17 +171,20 @@ fn push_object(
     file: FileId,
     document: usize,
     item: Option<usize>,
-    root: &Node,
+    root: Node,
     api_version: Spanned<String>,
     kind: Spanned<String>,
     minor: u32,
     model: &mut Model,
 ) {
-    let meta = decode_meta(root);
+    let meta = decode_meta(&root);
     let known = match kinds::resolve(&api_version.value, &kind.value, minor) {
         Resolution::Known(id) => Some(id),
         Resolution::Unmodelled => None,
-        Resolution::Removed { replacement, removed_in } => {
+        Resolution::Removed {
+            replacement,
+            removed_in,
+        } => {
             model.diagnostics.push(
                 Diagnostic::new(
                     "removed-api-version",
@@ -193,10 +205,7 @@ fn push_object(
                 Diagnostic::new(
                     "unknown-api-version",
                     api_version.span,
-                    format!(
-                        "no {} is served at `{}`",
-                        kind.value, api_version.value
-                    ),
+                    format!("no {} is served at `{}`", kind.value, api_version.value),
                 )
                 .label("unknown version")
                 .path("apiVersion")
@@ -206,11 +215,11 @@ fn push_object(
         }
     };
     let body = match known {
-        Some(KindId::Service) => Body::Service(Box::new(service::decode(root))),
-        Some(KindId::Endpoints) => Body::Endpoints(endpoints::decode_endpoints(root)),
-        Some(KindId::EndpointSlice) => Body::EndpointSlice(endpoints::decode_slice(root)),
+        Some(KindId::Service) => Body::Service(Box::new(service::decode(&root))),
+        Some(KindId::Endpoints) => Body::Endpoints(endpoints::decode_endpoints(&root)),
+        Some(KindId::EndpointSlice) => Body::EndpointSlice(endpoints::decode_slice(&root)),
         Some(KindId::Namespace) => Body::Namespace,
-        Some(id) => match workload::decode(id, root, &meta) {
+        Some(id) => match workload::decode(id, &root, &meta) {
             Some(w) => Body::Workload(Box::new(w)),
             None => Body::Other,
         },
@@ -220,7 +229,7 @@ fn push_object(
         file,
         document,
         item,
-        root: root.clone(),
+        root,
         api_version,
         kind,
         known,
@@ -236,7 +245,10 @@ fn type_meta(root: &Node, out: &mut Vec<Diagnostic>) -> Option<(Spanned<String>,
             Diagnostic::new(
                 "missing-type-meta",
                 root.span,
-                format!("document is a {}, not a Kubernetes object", root.type_name()),
+                format!(
+                    "document is a {}, not a Kubernetes object",
+                    root.type_name()
+                ),
             )
             .label("expected a map with `apiVersion` and `kind`"),
         );
@@ -252,7 +264,11 @@ fn type_meta(root: &Node, out: &mut Vec<Diagnostic>) -> Option<(Spanned<String>,
                 (None, _) => "`apiVersion`",
                 _ => "`kind`",
             };
-            let at = Span::new(root.span.file, root.span.start as usize, root.span.start as usize);
+            let at = Span::new(
+                root.span.file,
+                root.span.start as usize,
+                root.span.start as usize,
+            );
             let mut d = Diagnostic::new(
                 "missing-type-meta",
                 at,
@@ -260,9 +276,9 @@ fn type_meta(root: &Node, out: &mut Vec<Diagnostic>) -> Option<(Spanned<String>,
             )
             .label(format!("{missing} missing in this object"))
             .help("every Kubernetes object names its `apiVersion` and `kind`, e.g. `apiVersion: v1` and `kind: Service`");
-            if let Some(n) = str_at(root, "metadata").or_else(|| {
-                map_at(root, "metadata").and_then(|m| str_at(m, "name"))
-            }) {
+            if let Some(n) = str_at(root, "metadata")
+                .or_else(|| map_at(root, "metadata").and_then(|m| str_at(m, "name")))
+            {
                 d = d.label(format!("{missing} missing in the object `{}`", n.value));
             }
             out.push(d);

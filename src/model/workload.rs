@@ -84,11 +84,13 @@ pub struct PodSpec {
 impl PodSpec {
     /// Containers whose ports serve traffic: regular containers, then sidecar init containers.
     pub fn serving_containers(&self) -> impl Iterator<Item = &Container> {
-        self.containers.iter().chain(
-            self.init_containers
-                .iter()
-                .filter(|c| c.restart_policy.as_ref().is_some_and(|r| r.value == "Always")),
-        )
+        self.containers
+            .iter()
+            .chain(self.init_containers.iter().filter(|c| {
+                c.restart_policy
+                    .as_ref()
+                    .is_some_and(|r| r.value == "Always")
+            }))
     }
 }
 
@@ -261,7 +263,10 @@ pub fn decode_selector(n: &Node) -> LabelSelector {
 fn decode_pod_spec(n: &Node) -> PodSpec {
     PodSpec {
         span: n.span,
-        containers: seq_at(n, "containers").iter().map(decode_container).collect(),
+        containers: seq_at(n, "containers")
+            .iter()
+            .map(decode_container)
+            .collect(),
         init_containers: seq_at(n, "initContainers")
             .iter()
             .map(decode_container)

@@ -103,7 +103,7 @@ fn is_manifest(path: &Path) -> bool {
 
 /// Reads and parses every input. Standard input is read once, up front, on this thread.
 pub fn load(inputs: &[Input], limits: &Limits, max_file_bytes: u64) -> Loaded {
-    let read: Vec<Result<(String, Option<PathBuf>, Vec<u8>), InputError>> = inputs
+    let read: Vec<Result<RawInput, InputError>> = inputs
         .par_iter()
         .map(|input| read_input(input, max_file_bytes))
         .collect();
@@ -141,10 +141,10 @@ pub fn load(inputs: &[Input], limits: &Limits, max_file_bytes: u64) -> Loaded {
     loaded
 }
 
-fn read_input(
-    input: &Input,
-    max_file_bytes: u64,
-) -> Result<(String, Option<PathBuf>, Vec<u8>), InputError> {
+/// A file's display name, its path (none for stdin) and its bytes.
+type RawInput = (String, Option<PathBuf>, Vec<u8>);
+
+fn read_input(input: &Input, max_file_bytes: u64) -> Result<RawInput, InputError> {
     let (name, path) = match input {
         Input::Stdin => ("<stdin>".to_owned(), None),
         Input::File(p) => (p.display().to_string(), Some(p.clone())),

@@ -46,15 +46,115 @@ pub struct Parsed {
     pub diagnostics: Vec<Diagnostic>,
 }
 
-/// Parses a whole file. Documents before a syntax error are kept; parsing stops at the error.
+/// Parses a whole file. Documents before a syntax error are kept; parsing stops at the error
+/// (for large files: at the error, up to the next document marker).
+///
+/// Files above [`PARALLEL_THRESHOLD`] are cut at document markers (`---` at the start of a line,
+/// which ends any document even inside a block or quoted scalar) and the pieces are parsed in
+/// parallel.
 pub fn parse(file: FileId, text: &str, limits: &Limits) -> Parsed {
+    let starts = if text.len() > PARALLEL_THRESHOLD {
+        chunk_starts(text)
+    } else {
+        vec![0]
+    };
+    if starts.len() == 1 {
+        let (mut parsed, _) = parse_chunk(file, text, 0, limits);
+        check_document_count(file, text, &mut parsed, 0, limits);
+        return parsed;
+    }
+    let ranges: Vec<(usize, usize)> = starts
+        .iter()
+        .zip(starts.iter().skip(1).chain(std::iter::once(&text.len())))
+        .map(|(&a, &b)| (a, b))
+        .collect();
+    use rayon::prelude::*;
+    let pieces: Vec<(Parsed, usize)> = ranges
+        .par_iter()
+        .map(|&(a, b)| parse_chunk(file, &text[a..b], a, limits))
+        .collect();
+    let mut parsed = Parsed::default();
+    let mut documents_before = 0;
+    for (piece, count) in pieces {
+        parsed
+            .documents
+            .extend(piece.documents.into_iter().map(|mut d| {
+                d.index += documents_before;
+                d
+            }));
+        parsed.diagnostics.extend(piece.diagnostics);
+        documents_before += count;
+    }
+    check_document_count(file, text, &mut parsed, documents_before, limits);
+    parsed
+}
+
+/// Files larger than this are parsed in pieces, in parallel.
+pub const PARALLEL_THRESHOLD: usize = 512 * 1024;
+const TARGET_CHUNK: usize = 256 * 1024;
+
+/// Byte offsets where pieces start: 0, then document markers roughly every [`TARGET_CHUNK`].
+fn chunk_starts(text: &str) -> Vec<usize> {
+    let bytes = text.as_bytes();
+    let mut starts = vec![0];
+    let mut search = TARGET_CHUNK;
+    while search < bytes.len() {
+        let Some(found) = find_marker(bytes, search) else {
+            break;
+        };
+        starts.push(found);
+        search = found + TARGET_CHUNK;
+    }
+    starts
+}
+
+/// The next line at or after `from` that is a `---` document marker.
+fn find_marker(bytes: &[u8], from: usize) -> Option<usize> {
+    let mut i = from;
+    while i < bytes.len() {
+        let nl = bytes[i..].iter().position(|&b| b == b'\n')? + i + 1;
+        let rest = &bytes[nl..];
+        if rest.starts_with(b"---")
+            && matches!(rest.get(3), None | Some(b' ' | b'\t' | b'\n' | b'\r'))
+        {
+            return Some(nl);
+        }
+        i = nl;
+    }
+    None
+}
+
+fn check_document_count(
+    file: FileId,
+    text: &str,
+    parsed: &mut Parsed,
+    count: usize,
+    limits: &Limits,
+) {
+    if count > limits.max_documents {
+        parsed.documents.truncate(limits.max_documents);
+        let at = Span::new(file, text.len(), text.len());
+        parsed.diagnostics.push(
+            Diagnostic::new(
+                "input-limit",
+                at,
+                format!("more than {} documents in one file", limits.max_documents),
+            )
+            .help("split the stream, or raise the limit with `--max-documents`"),
+        );
+    }
+}
+
+/// Parses one piece of a file that starts at byte `base`; returns the documents seen (empty
+/// ones included).
+fn parse_chunk(file: FileId, text: &str, base: usize, limits: &Limits) -> (Parsed, usize) {
     let mut variant: Option<(String, Vec<Insertion>)> = None;
     for _ in 0..=MAX_REINDENTS {
         let (body, insertions) = match &variant {
             Some((t, ins)) => (t.as_str(), ins.as_slice()),
             None => (text, &[][..]),
         };
-        let mut builder = Builder::new(file, body, limits, insertions);
+        let mut builder = Builder::new(file, body, limits, insertions, base);
         builder.run();
         if let Some(at) = builder.flow_indent_error {
             if let Some(next) = reindent(body, at, insertions) {
@@ -62,12 +162,16 @@ pub fn parse(file: FileId, text: &str, limits: &Limits) -> Parsed {
                 continue;
             }
         }
-        return Parsed {
-            documents: builder.documents,
-            diagnostics: builder.diagnostics,
-        };
+        let count = builder.doc_index;
+        return (
+            Parsed {
+                documents: builder.documents,
+                diagnostics: builder.diagnostics,
+            },
+            count,
+        );
     }
-    Parsed::default()
+    (Parsed::default(), 0)
 }
 
 /// How many dedented flow lines one file may have (each costs a re-parse).
@@ -93,8 +197,7 @@ fn reindent(body: &str, at: usize, insertions: &[Insertion]) -> Option<(String, 
         .rev()
         .find(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))?;
     let prev_indent = previous.len() - previous.trim_start_matches(' ').len();
-    let inside_flow = matches!(first, ']' | '}')
-        || previous.trim_end().ends_with(['[', '{', ',']);
+    let inside_flow = matches!(first, ']' | '}') || previous.trim_end().ends_with(['[', '{', ',']);
     if !inside_flow || prev_indent <= indent {
         return None;
     }
@@ -203,6 +306,8 @@ enum Frame {
 
 struct Builder<'a> {
     file: FileId,
+    /// Byte offset of this piece in its file.
+    base: usize,
     insertions: &'a [Insertion],
     /// Set when the parser stopped at an indentation error (byte offset in `text`).
     flow_indent_error: Option<usize>,
@@ -220,13 +325,20 @@ struct Builder<'a> {
 }
 
 impl<'a> Builder<'a> {
-    fn new(file: FileId, text: &'a str, limits: &'a Limits, insertions: &'a [Insertion]) -> Builder<'a> {
+    fn new(
+        file: FileId,
+        text: &'a str,
+        limits: &'a Limits,
+        insertions: &'a [Insertion],
+        base: usize,
+    ) -> Builder<'a> {
         let (body, skipped) = match text.strip_prefix('\u{feff}') {
             Some(rest) => (rest, 1),
             None => (text, 0),
         };
         Builder {
             file,
+            base,
             insertions,
             flow_indent_error: None,
             text,
@@ -245,11 +357,15 @@ impl<'a> Builder<'a> {
 
     /// A byte offset of the original file for a character index of the parser.
     fn byte(&self, char_index: usize) -> usize {
-        to_original(self.offsets.byte(self.text, char_index), self.insertions)
+        self.base + to_original(self.offsets.byte(self.text, char_index), self.insertions)
     }
 
     fn span(&self, s: saphyr_parser::Span) -> Span {
-        Span::new(self.file, self.byte(s.start.index()), self.byte(s.end.index()))
+        Span::new(
+            self.file,
+            self.byte(s.start.index()),
+            self.byte(s.end.index()),
+        )
     }
 
     fn run(&mut self) {
@@ -257,8 +373,13 @@ impl<'a> Builder<'a> {
         while let Some(next) = parser.next_event() {
             match next {
                 Err(e) => {
-                    if matches!(e.info(), "invalid indentation" | "invalid indentation in flow construct") {
-                        self.flow_indent_error = Some(self.offsets.byte(self.text, e.marker().index()));
+                    if matches!(
+                        e.info(),
+                        "invalid indentation" | "invalid indentation in flow construct"
+                    ) {
+                        // In the coordinates of this piece's (possibly re-indented) text.
+                        self.flow_indent_error =
+                            Some(self.offsets.byte(self.text, e.marker().index()));
                     }
                     let at = self.byte(e.marker().index());
                     let span = Span::new(self.file, at, at);
@@ -338,23 +459,8 @@ impl<'a> Builder<'a> {
             }
         }
         self.doc_index += 1;
-        if self.doc_index > self.limits.max_documents {
-            let end = to_original(self.text.len(), self.insertions);
-            let at = Span::new(self.file, end, end);
-            self.diagnostics.push(
-                Diagnostic::new(
-                    "input-limit",
-                    at,
-                    format!(
-                        "more than {} documents in one file",
-                        self.limits.max_documents
-                    ),
-                )
-                .help("split the stream, or raise the limit with `--max-documents`"),
-            );
-            return false;
-        }
-        true
+        // The count over the whole file is checked by `parse`; stop early past the limit.
+        self.doc_index <= self.limits.max_documents
     }
 
     fn open(&mut self, frame: Frame, span: Span) -> bool {
@@ -385,10 +491,7 @@ impl<'a> Builder<'a> {
                 items,
             } => {
                 let end = items.last().map_or(end_span.end, |n| n.span.end);
-                let node = Node::new(
-                    Span::new(self.file, start, end as usize),
-                    Value::Seq(items),
-                );
+                let node = Node::new(Span::new(self.file, start, end as usize), Value::Seq(items));
                 self.complete(node, anchor, false)
             }
             Frame::Map {
@@ -496,7 +599,9 @@ impl<'a> Builder<'a> {
                         }
                     }
                     PendingKey::Skip => {}
-                    PendingKey::Key { span, merge: true, .. } => {
+                    PendingKey::Key {
+                        span, merge: true, ..
+                    } => {
                         if let Some(d) = merge_into(merged, node, span) {
                             self.diagnostics.push(d);
                         }
@@ -536,14 +641,14 @@ impl<'a> Builder<'a> {
 
     fn scalar(&mut self, text: &str, style: ScalarStyle, tag: Option<&Tag>, span: Span) -> Node {
         let value = match tag {
-            None if style == ScalarStyle::Plain => self.from_scalar(resolve_plain(text), span),
+            None if style == ScalarStyle::Plain => self.scalar_value(resolve_plain(text), span),
             None => Value::Str(text.to_owned()),
             Some(tag) => self.tagged(text, tag, span),
         };
         Node::new(span, value)
     }
 
-    fn from_scalar(&mut self, s: Scalar, span: Span) -> Value {
+    fn scalar_value(&mut self, s: Scalar, span: Span) -> Value {
         match s {
             Scalar::Null => Value::Null,
             Scalar::Bool(b) => Value::Bool(b),
@@ -568,7 +673,9 @@ impl<'a> Builder<'a> {
 
     fn tagged(&mut self, text: &str, tag: &Tag, span: Span) -> Value {
         // The non-specific tag `!` forces a string.
-        if (tag.handle.is_empty() && tag.suffix == "!") || (tag.handle == "!" && tag.suffix.is_empty()) {
+        if (tag.handle.is_empty() && tag.suffix == "!")
+            || (tag.handle == "!" && tag.suffix.is_empty())
+        {
             return Value::Str(text.to_owned());
         }
         if tag.is_yaml_core_schema() {
@@ -585,7 +692,7 @@ impl<'a> Builder<'a> {
                 _ => false,
             };
             if ok {
-                return self.from_scalar(resolved, span);
+                return self.scalar_value(resolved, span);
             }
             if matches!(tag.suffix.as_str(), "int" | "float" | "bool" | "null") {
                 self.diagnostics.push(
@@ -709,7 +816,10 @@ mod tests {
         let text = "# café ünïcode\nspec:\n  nodePort: 40000\n";
         let root = one(text);
         let (node, key) = root.pointer("/spec/nodePort").unwrap();
-        assert_eq!(&text[node.span.start as usize..node.span.end as usize], "40000");
+        assert_eq!(
+            &text[node.span.start as usize..node.span.end as usize],
+            "40000"
+        );
         assert_eq!(&text[key.start as usize..key.end as usize], "nodePort");
     }
 
@@ -718,7 +828,10 @@ mod tests {
         let text = "\u{feff}a: 1\n";
         let root = one(text);
         let e = root.entry("a").unwrap();
-        assert_eq!(&text[e.key_span.start as usize..e.key_span.end as usize], "a");
+        assert_eq!(
+            &text[e.key_span.start as usize..e.key_span.end as usize],
+            "a"
+        );
     }
 
     #[test]
@@ -774,7 +887,10 @@ mod tests {
     #[test]
     fn json_documents_parse() {
         let root = one("{\"kind\": \"Service\", \"spec\": {\"ports\": [{\"port\": 80}]}}");
-        assert_eq!(root.pointer("/spec/ports/0/port").unwrap().0.as_i64(), Some(80));
+        assert_eq!(
+            root.pointer("/spec/ports/0/port").unwrap().0.as_i64(),
+            Some(80)
+        );
     }
 
     #[test]
@@ -791,9 +907,36 @@ mod tests {
         let args = root.get("spec").unwrap().get("args").unwrap();
         assert_eq!(args.as_seq().len(), 2);
         let z = root.get("spec").unwrap().entry("z").unwrap();
-        assert_eq!(&text[z.key_span.start as usize..z.key_span.end as usize], "z");
+        assert_eq!(
+            &text[z.key_span.start as usize..z.key_span.end as usize],
+            "z"
+        );
         let b = &args.as_seq()[1];
         assert_eq!(&text[b.span.start as usize..b.span.end as usize], "\"b\"");
+    }
+
+    #[test]
+    fn large_streams_parse_in_pieces_with_file_offsets() {
+        let mut text = String::new();
+        for i in 0..20_000 {
+            text.push_str(&format!(
+                "---\nkind: Service\nmetadata:\n  name: s{i}\n  note: |\n    ---not a marker\n"
+            ));
+        }
+        text.push_str("---\n# empty\n---\nlast: [1, 2\n");
+        assert!(text.len() > PARALLEL_THRESHOLD);
+        let p = parse_str(&text);
+        assert_eq!(p.documents.len(), 20_000);
+        let idx: Vec<usize> = p.documents.iter().map(|d| d.index).collect();
+        assert!(idx.windows(2).all(|w| w[0] < w[1]));
+        let d = &p.documents[12_345];
+        let name = d.root.get("metadata").unwrap().get("name").unwrap();
+        assert_eq!(
+            &text[name.span.start as usize..name.span.end as usize],
+            "s12345"
+        );
+        assert_eq!(p.diagnostics.len(), 1);
+        assert_eq!(p.diagnostics[0].rule, "yaml-syntax");
     }
 
     #[test]

@@ -29,11 +29,16 @@ fn check_node_ports(ctx: &Context, svc: &Service, sink: &mut Sink) {
                 Diagnostic::new(
                     "nodeport-out-of-range",
                     np.span,
-                    format!("nodePort {} is outside the NodePort range {range}", np.value),
+                    format!(
+                        "nodePort {} is outside the NodePort range {range}",
+                        np.value
+                    ),
                 )
                 .label("not in the valid range")
                 .path(format!("spec.ports[{i}].nodePort"))
-                .help(format!("pick a port in {range}, or remove `nodePort` to let the cluster allocate one")),
+                .help(format!(
+                    "pick a port in {range}, or remove `nodePort` to let the cluster allocate one"
+                )),
             );
         }
     }
@@ -44,11 +49,16 @@ fn check_node_ports(ctx: &Context, svc: &Service, sink: &mut Sink) {
                 Diagnostic::new(
                     "nodeport-out-of-range",
                     h.span,
-                    format!("healthCheckNodePort {} is outside the NodePort range {range}", h.value),
+                    format!(
+                        "healthCheckNodePort {} is outside the NodePort range {range}",
+                        h.value
+                    ),
                 )
                 .label("not in the valid range")
                 .path("spec.healthCheckNodePort")
-                .help(format!("pick a port in {range}, or remove it to let the cluster allocate one")),
+                .help(format!(
+                    "pick a port in {range}, or remove it to let the cluster allocate one"
+                )),
             );
         }
     }
@@ -59,7 +69,9 @@ fn check_cluster_ips(ctx: &Context, svc: &Service, sink: &mut Sink) {
         return;
     }
     for (i, ip) in svc.cluster_ips.iter().enumerate() {
-        let Ok((addr, _)) = syntax::parse_ip(&ip.value) else { continue };
+        let Ok((addr, _)) = syntax::parse_ip(&ip.value) else {
+            continue;
+        };
         let path = if svc.cluster_ips_written {
             format!("spec.clusterIPs[{i}]")
         } else {
@@ -103,10 +115,14 @@ fn check_families(ctx: &Context, svc: &Service, sink: &mut Sink) {
     for (i, f) in svc.ip_families.iter().enumerate() {
         if (f.value == "IPv4" || f.value == "IPv6") && ctx.profile.cidr_for(&f.value).is_none() {
             sink.report(
-                Diagnostic::new("ip-family-not-configured", f.span, format!("IP family {} is not configured on this cluster", f.value))
-                    .label("no service CIDR of this family")
-                    .path(format!("spec.ipFamilies[{i}]"))
-                    .help("describe the cluster's service CIDRs with `--service-cidr`"),
+                Diagnostic::new(
+                    "ip-family-not-configured",
+                    f.span,
+                    format!("IP family {} is not configured on this cluster", f.value),
+                )
+                .label("no service CIDR of this family")
+                .path(format!("spec.ipFamilies[{i}]"))
+                .help("describe the cluster's service CIDRs with `--service-cidr`"),
             );
         }
     }

@@ -23,15 +23,29 @@ pub fn check(_ctx: &Context, object: &Object, sink: &mut Sink) {
             let problems = rule_fn(&name.value);
             if !problems.is_empty() {
                 sink.report(
-                    invalid("invalid-name", name.span, "metadata.name", &format!("{} name", kind.name()), &name.value, &problems)
-                        .help(format!("a {} name must be {rule_name}", kind.name())),
+                    invalid(
+                        "invalid-name",
+                        name.span,
+                        "metadata.name",
+                        &format!("{} name", kind.name()),
+                        &name.value,
+                        &problems,
+                    )
+                    .help(format!("a {} name must be {rule_name}", kind.name())),
                 );
             }
         }
         (None, Some(prefix)) => {
             let problems = syntax::name_prefix(&prefix.value, rule_fn);
             if !problems.is_empty() {
-                sink.report(invalid("invalid-name", prefix.span, "metadata.generateName", "generateName", &prefix.value, &problems));
+                sink.report(invalid(
+                    "invalid-name",
+                    prefix.span,
+                    "metadata.generateName",
+                    "generateName",
+                    &prefix.value,
+                    &problems,
+                ));
             }
         }
         (None, None) => sink.report(
@@ -47,7 +61,14 @@ pub fn check(_ctx: &Context, object: &Object, sink: &mut Sink) {
     if let Some(ns) = &meta.namespace {
         let problems = dns1123_label(&ns.value);
         if !problems.is_empty() {
-            sink.report(invalid("invalid-namespace", ns.span, "metadata.namespace", "namespace", &ns.value, &problems));
+            sink.report(invalid(
+                "invalid-namespace",
+                ns.span,
+                "metadata.namespace",
+                "namespace",
+                &ns.value,
+                &problems,
+            ));
         }
     }
     check_labels(sink, &meta.labels, "metadata.labels");
@@ -59,11 +80,25 @@ pub fn check_labels(sink: &mut Sink, labels: &StrMap, path: &str) {
     for (key, value) in &labels.entries {
         let problems = syntax::qualified_name(&key.value);
         if !problems.is_empty() {
-            sink.report(invalid("invalid-label", key.span, format!("{path}[{}]", key.value), "label key", &key.value, &problems));
+            sink.report(invalid(
+                "invalid-label",
+                key.span,
+                format!("{path}[{}]", key.value),
+                "label key",
+                &key.value,
+                &problems,
+            ));
         }
         let problems = syntax::label_value(&value.value);
         if !problems.is_empty() {
-            sink.report(invalid("invalid-label", value.span, format!("{path}[{}]", key.value), "label value", &value.value, &problems));
+            sink.report(invalid(
+                "invalid-label",
+                value.span,
+                format!("{path}[{}]", key.value),
+                "label value",
+                &value.value,
+                &problems,
+            ));
         }
     }
 }

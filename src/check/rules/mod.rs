@@ -109,17 +109,39 @@ pub(crate) const PROTOCOLS: [&str; 3] = ["SCTP", "TCP", "UDP"];
 
 pub(crate) fn check_protocol(sink: &mut Sink, value: &str, span: Span, path: impl Into<String>) {
     if !PROTOCOLS.contains(&value) {
-        let mut d = unsupported("invalid-protocol", span, path, "protocol", value, &PROTOCOLS);
+        let mut d = unsupported(
+            "invalid-protocol",
+            span,
+            path,
+            "protocol",
+            value,
+            &PROTOCOLS,
+        );
         if PROTOCOLS.contains(&value.to_ascii_uppercase().as_str()) {
-            d = d.help(format!("protocols are case-sensitive: write `{}`", value.to_ascii_uppercase()));
+            d = d.help(format!(
+                "protocols are case-sensitive: write `{}`",
+                value.to_ascii_uppercase()
+            ));
         }
         sink.report(d);
     }
 }
 
-pub(crate) fn check_app_protocol(sink: &mut Sink, value: &str, span: Span, path: impl Into<String>) {
+pub(crate) fn check_app_protocol(
+    sink: &mut Sink,
+    value: &str,
+    span: Span,
+    path: impl Into<String>,
+) {
     let problems = super::syntax::qualified_name(value);
     if !problems.is_empty() {
-        sink.report(invalid("invalid-app-protocol", span, path, "appProtocol", value, &problems));
+        sink.report(invalid(
+            "invalid-app-protocol",
+            span,
+            path,
+            "appProtocol",
+            value,
+            &problems,
+        ));
     }
 }

@@ -28,7 +28,10 @@ pub fn check(_ctx: &Context, svc: &Service, sink: &mut Sink) {
                 Diagnostic::new(
                     "port-name-required",
                     p.span,
-                    format!("port {i} has no name, but the Service has {} ports", svc.ports.len()),
+                    format!(
+                        "port {i} has no name, but the Service has {} ports",
+                        svc.ports.len()
+                    ),
                 )
                 .label("`name` is required when there is more than one port")
                 .path(at("name")),
@@ -37,15 +40,29 @@ pub fn check(_ctx: &Context, svc: &Service, sink: &mut Sink) {
             Some(name) => {
                 let problems = syntax::dns1123_label(&name.value);
                 if !problems.is_empty() {
-                    sink.report(invalid("invalid-port-name", name.span, at("name"), "port name", &name.value, &problems));
+                    sink.report(invalid(
+                        "invalid-port-name",
+                        name.span,
+                        at("name"),
+                        "port name",
+                        &name.value,
+                        &problems,
+                    ));
                 }
                 if let Some(&first) = names.get(name.value.as_str()) {
-                    let first_span = svc.ports[first].name.as_ref().map_or(svc.ports[first].span, |n| n.span);
+                    let first_span = svc.ports[first]
+                        .name
+                        .as_ref()
+                        .map_or(svc.ports[first].span, |n| n.span);
                     sink.report(
-                        Diagnostic::new("duplicate-port-name", name.span, format!("port name `{}` is used twice", name.value))
-                            .label("used again here")
-                            .related(first_span, "first used here")
-                            .path(at("name")),
+                        Diagnostic::new(
+                            "duplicate-port-name",
+                            name.span,
+                            format!("port name `{}` is used twice", name.value),
+                        )
+                        .label("used again here")
+                        .related(first_span, "first used here")
+                        .path(at("name")),
                     );
                 } else {
                     names.insert(&name.value, i);
@@ -56,7 +73,10 @@ pub fn check(_ctx: &Context, svc: &Service, sink: &mut Sink) {
             check_port_number(sink, port.value, port.span, at("port"), "port");
             let key = (p.protocol.value.as_str(), port.value);
             if let Some(&first) = numbers.get(&key) {
-                let first_span = svc.ports[first].port.as_ref().map_or(svc.ports[first].span, |n| n.span);
+                let first_span = svc.ports[first]
+                    .port
+                    .as_ref()
+                    .map_or(svc.ports[first].span, |n| n.span);
                 sink.report(
                     Diagnostic::new(
                         "duplicate-port",
@@ -75,12 +95,21 @@ pub fn check(_ctx: &Context, svc: &Service, sink: &mut Sink) {
         if let Some(t) = &p.target_port {
             match &t.value {
                 IntOrStr::Int(0) => {}
-                IntOrStr::Int(n) => check_port_number(sink, *n, t.span, at("targetPort"), "targetPort"),
+                IntOrStr::Int(n) => {
+                    check_port_number(sink, *n, t.span, at("targetPort"), "targetPort")
+                }
                 IntOrStr::Str(s) if s.is_empty() => {}
                 IntOrStr::Str(s) => {
                     let problems = syntax::iana_svc_name(s);
                     if !problems.is_empty() {
-                        let mut d = invalid("invalid-target-port", t.span, at("targetPort"), "targetPort name", s, &problems);
+                        let mut d = invalid(
+                            "invalid-target-port",
+                            t.span,
+                            at("targetPort"),
+                            "targetPort name",
+                            s,
+                            &problems,
+                        );
                         if s.parse::<u16>().is_ok() {
                             d = d.help(format!("a quoted number is a port *name*; write `targetPort: {s}` without quotes"));
                         }
@@ -106,7 +135,8 @@ fn check_node_port_duplicates(svc: &Service, sink: &mut Sink) {
         match seen.get(&np.value) {
             Some(&first) => {
                 let other = &svc.ports[first];
-                let same_port = other.port.as_ref().map(|x| x.value) == p.port.as_ref().map(|x| x.value);
+                let same_port =
+                    other.port.as_ref().map(|x| x.value) == p.port.as_ref().map(|x| x.value);
                 if !same_port {
                     let first_span = other.node_port.as_ref().map_or(other.span, |n| n.span);
                     sink.report(

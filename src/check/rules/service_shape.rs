@@ -22,7 +22,14 @@ fn not_allowed(span: Span, path: impl Into<String>, message: String, why: &str) 
 pub fn check(ctx: &Context, object: &Object, svc: &Service, sink: &mut Sink) {
     let t = svc.service_type.value.as_str();
     if !TYPES.contains(&t) {
-        sink.report(unsupported("invalid-service-type", svc.service_type.span, "spec.type", "Service type", t, &TYPES));
+        sink.report(unsupported(
+            "invalid-service-type",
+            svc.service_type.span,
+            "spec.type",
+            "Service type",
+            t,
+            &TYPES,
+        ));
     }
     check_headless(svc, sink);
     check_external_name(svc, sink);
@@ -30,8 +37,13 @@ pub fn check(ctx: &Context, object: &Object, svc: &Service, sink: &mut Sink) {
         for (i, p) in svc.ports.iter().enumerate() {
             if let Some(np) = &p.node_port {
                 sink.report(
-                    not_allowed(np.span, format!("spec.ports[{i}].nodePort"), format!("nodePort {} on a ClusterIP Service", np.value), "only NodePort and LoadBalancer Services have node ports")
-                        .help("remove `nodePort`, or set `type: NodePort`"),
+                    not_allowed(
+                        np.span,
+                        format!("spec.ports[{i}].nodePort"),
+                        format!("nodePort {} on a ClusterIP Service", np.value),
+                        "only NodePort and LoadBalancer Services have node ports",
+                    )
+                    .help("remove `nodePort`, or set `type: NodePort`"),
                 );
             }
         }
@@ -54,7 +66,9 @@ fn check_headless(svc: &Service, sink: &mut Sink) {
                 ip.span,
                 format!("`clusterIP: None` is not allowed for type {t}"),
             )
-            .label(format!("a headless Service has no virtual IP for {t} traffic to reach"))
+            .label(format!(
+                "a headless Service has no virtual IP for {t} traffic to reach"
+            ))
             .related(svc.service_type.span, format!("type {t} declared here"))
             .path("spec.clusterIPs[0]")
             .help("use `type: ClusterIP` for a headless Service, or drop `clusterIP: None`"),
@@ -68,20 +82,43 @@ fn check_external_name(svc: &Service, sink: &mut Sink) {
     }
     let why = "ExternalName Services are only a DNS CNAME";
     if let Some(ip) = svc.cluster_ips.first() {
-        let path = if svc.cluster_ips_written { "spec.clusterIPs" } else { "spec.clusterIP" };
-        sink.report(not_allowed(ip.span, path, format!("`{path}` is set on an ExternalName Service"), why));
+        let path = if svc.cluster_ips_written {
+            "spec.clusterIPs"
+        } else {
+            "spec.clusterIP"
+        };
+        sink.report(not_allowed(
+            ip.span,
+            path,
+            format!("`{path}` is set on an ExternalName Service"),
+            why,
+        ));
     }
     if let Some(f) = svc.ip_families.first() {
-        sink.report(not_allowed(f.span, "spec.ipFamilies", "`spec.ipFamilies` is set on an ExternalName Service".to_owned(), why));
+        sink.report(not_allowed(
+            f.span,
+            "spec.ipFamilies",
+            "`spec.ipFamilies` is set on an ExternalName Service".to_owned(),
+            why,
+        ));
     }
     if let Some(p) = &svc.ip_family_policy {
-        sink.report(not_allowed(p.span, "spec.ipFamilyPolicy", "`spec.ipFamilyPolicy` is set on an ExternalName Service".to_owned(), why));
+        sink.report(not_allowed(
+            p.span,
+            "spec.ipFamilyPolicy",
+            "`spec.ipFamilyPolicy` is set on an ExternalName Service".to_owned(),
+            why,
+        ));
     }
     match &svc.external_name {
         None => sink.report(
-            Diagnostic::new("invalid-external-name", svc.service_type.span, "ExternalName Service has no `externalName`")
-                .label("`spec.externalName` is required for this type")
-                .path("spec.externalName"),
+            Diagnostic::new(
+                "invalid-external-name",
+                svc.service_type.span,
+                "ExternalName Service has no `externalName`",
+            )
+            .label("`spec.externalName` is required for this type")
+            .path("spec.externalName"),
         ),
         Some(name) => {
             let value = name.value.strip_suffix('.').unwrap_or(&name.value);
@@ -91,7 +128,14 @@ fn check_external_name(svc: &Service, sink: &mut Sink) {
                 syntax::dns1123_subdomain(value)
             };
             if !problems.is_empty() {
-                let mut d = invalid("invalid-external-name", name.span, "spec.externalName", "externalName", &name.value, &problems);
+                let mut d = invalid(
+                    "invalid-external-name",
+                    name.span,
+                    "spec.externalName",
+                    "externalName",
+                    &name.value,
+                    &problems,
+                );
                 if let Some((host, port)) = value.rsplit_once(':') {
                     if port.parse::<u16>().is_ok() {
                         d = d.help(format!("externalName is a DNS name only: write `{host}` and put port {port} in `spec.ports`"));
@@ -108,7 +152,14 @@ fn check_external_name(svc: &Service, sink: &mut Sink) {
 fn check_affinity(svc: &Service, sink: &mut Sink) {
     let a = &svc.session_affinity;
     if a.value != "ClientIP" && a.value != "None" {
-        sink.report(unsupported("invalid-session-affinity", a.span, "spec.sessionAffinity", "sessionAffinity", &a.value, &["ClientIP", "None"]));
+        sink.report(unsupported(
+            "invalid-session-affinity",
+            a.span,
+            "spec.sessionAffinity",
+            "sessionAffinity",
+            &a.value,
+            &["ClientIP", "None"],
+        ));
         return;
     }
     if let Some(t) = &svc.affinity_timeout {
@@ -117,7 +168,10 @@ fn check_affinity(svc: &Service, sink: &mut Sink) {
                 Diagnostic::new(
                     "affinity-timeout-out-of-range",
                     t.span,
-                    format!("session affinity timeout {} is outside 1-86400 seconds", t.value),
+                    format!(
+                        "session affinity timeout {} is outside 1-86400 seconds",
+                        t.value
+                    ),
                 )
                 .label("must be greater than 0 and at most 86400")
                 .path("spec.sessionAffinityConfig.clientIP.timeoutSeconds")
@@ -131,24 +185,66 @@ fn check_load_balancer_fields(object: &Object, svc: &Service, sink: &mut Sink) {
     let is_lb = svc.type_is("LoadBalancer");
     let why = "only LoadBalancer Services use it";
     if !is_lb {
-        if let (Some(span), false) = (svc.load_balancer_source_ranges_span, svc.load_balancer_source_ranges.is_empty()) {
-            sink.report(not_allowed(span, "spec.loadBalancerSourceRanges", format!("`loadBalancerSourceRanges` on a {} Service", svc.service_type.value), why));
+        if let (Some(span), false) = (
+            svc.load_balancer_source_ranges_span,
+            svc.load_balancer_source_ranges.is_empty(),
+        ) {
+            sink.report(not_allowed(
+                span,
+                "spec.loadBalancerSourceRanges",
+                format!(
+                    "`loadBalancerSourceRanges` on a {} Service",
+                    svc.service_type.value
+                ),
+                why,
+            ));
         }
         if svc.load_balancer_source_ranges.is_empty() {
             if let Some(v) = object.meta.annotations.get(SOURCE_RANGES_ANNOTATION) {
-                sink.report(not_allowed(v.span, format!("metadata.annotations[{SOURCE_RANGES_ANNOTATION}]"), format!("annotation `{SOURCE_RANGES_ANNOTATION}` on a {} Service", svc.service_type.value), why));
+                sink.report(not_allowed(
+                    v.span,
+                    format!("metadata.annotations[{SOURCE_RANGES_ANNOTATION}]"),
+                    format!(
+                        "annotation `{SOURCE_RANGES_ANNOTATION}` on a {} Service",
+                        svc.service_type.value
+                    ),
+                    why,
+                ));
             }
         }
         if let Some(a) = &svc.allocate_load_balancer_node_ports {
-            sink.report(not_allowed(a.span, "spec.allocateLoadBalancerNodePorts", format!("`allocateLoadBalancerNodePorts` on a {} Service", svc.service_type.value), why));
+            sink.report(not_allowed(
+                a.span,
+                "spec.allocateLoadBalancerNodePorts",
+                format!(
+                    "`allocateLoadBalancerNodePorts` on a {} Service",
+                    svc.service_type.value
+                ),
+                why,
+            ));
         }
         if let Some(c) = &svc.load_balancer_class {
-            sink.report(not_allowed(c.span, "spec.loadBalancerClass", format!("`loadBalancerClass` on a {} Service", svc.service_type.value), why));
+            sink.report(not_allowed(
+                c.span,
+                "spec.loadBalancerClass",
+                format!(
+                    "`loadBalancerClass` on a {} Service",
+                    svc.service_type.value
+                ),
+                why,
+            ));
         }
     } else if let Some(c) = &svc.load_balancer_class {
         let problems = syntax::qualified_name(&c.value);
         if !problems.is_empty() {
-            sink.report(invalid("invalid-load-balancer-class", c.span, "spec.loadBalancerClass", "loadBalancerClass", &c.value, &problems));
+            sink.report(invalid(
+                "invalid-load-balancer-class",
+                c.span,
+                "spec.loadBalancerClass",
+                "loadBalancerClass",
+                &c.value,
+                &problems,
+            ));
         }
     }
 }
@@ -163,12 +259,26 @@ fn check_traffic(ctx: &Context, svc: &Service, sink: &mut Sink) {
                     .help("remove it, or change the Service's type"),
             );
         } else if !POLICIES.contains(&etp.value.as_str()) {
-            sink.report(unsupported("invalid-traffic-policy", etp.span, "spec.externalTrafficPolicy", "externalTrafficPolicy", &etp.value, &POLICIES));
+            sink.report(unsupported(
+                "invalid-traffic-policy",
+                etp.span,
+                "spec.externalTrafficPolicy",
+                "externalTrafficPolicy",
+                &etp.value,
+                &POLICIES,
+            ));
         }
     }
     if let Some(itp) = &svc.internal_traffic_policy_written {
         if !POLICIES.contains(&itp.value.as_str()) {
-            sink.report(unsupported("invalid-traffic-policy", itp.span, "spec.internalTrafficPolicy", "internalTrafficPolicy", &itp.value, &POLICIES));
+            sink.report(unsupported(
+                "invalid-traffic-policy",
+                itp.span,
+                "spec.internalTrafficPolicy",
+                "internalTrafficPolicy",
+                &itp.value,
+                &POLICIES,
+            ));
         }
     }
     if let Some(h) = &svc.health_check_node_port {
@@ -176,7 +286,13 @@ fn check_traffic(ctx: &Context, svc: &Service, sink: &mut Sink) {
         if !needs {
             sink.report(not_allowed(h.span, "spec.healthCheckNodePort", "`healthCheckNodePort` is set but not used".to_owned(), "only a LoadBalancer Service with `externalTrafficPolicy: Local` has a health-check node port"));
         } else {
-            check_port_number(sink, h.value, h.span, "spec.healthCheckNodePort", "healthCheckNodePort");
+            check_port_number(
+                sink,
+                h.value,
+                h.span,
+                "spec.healthCheckNodePort",
+                "healthCheckNodePort",
+            );
         }
     }
     if let Some(td) = &svc.traffic_distribution {
@@ -187,8 +303,18 @@ fn check_traffic(ctx: &Context, svc: &Service, sink: &mut Sink) {
         };
         if !supported.contains(&td.value.as_str()) {
             sink.report(
-                unsupported("invalid-traffic-distribution", td.span, "spec.trafficDistribution", "trafficDistribution", &td.value, supported)
-                    .help(format!("values depend on the Kubernetes version; checked against 1.{}", ctx.profile.kubernetes_minor)),
+                unsupported(
+                    "invalid-traffic-distribution",
+                    td.span,
+                    "spec.trafficDistribution",
+                    "trafficDistribution",
+                    &td.value,
+                    supported,
+                )
+                .help(format!(
+                    "values depend on the Kubernetes version; checked against 1.{}",
+                    ctx.profile.kubernetes_minor
+                )),
             );
         }
     }

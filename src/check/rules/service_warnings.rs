@@ -17,25 +17,56 @@ pub fn check(ctx: &Context, object: &Object, svc: &Service, sink: &mut Sink) {
     };
     if svc.is_headless() && svc.type_is("ClusterIP") {
         if let Some(ip) = &svc.load_balancer_ip {
-            sink.report(ignored(ip.span, "spec.loadBalancerIP", "`loadBalancerIP` is ignored for headless Services".to_owned()));
+            sink.report(ignored(
+                ip.span,
+                "spec.loadBalancerIP",
+                "`loadBalancerIP` is ignored for headless Services".to_owned(),
+            ));
         }
         if let Some(ip) = svc.external_ips.first() {
-            sink.report(ignored(ip.span, "spec.externalIPs", "`externalIPs` are ignored for headless Services".to_owned()));
+            sink.report(ignored(
+                ip.span,
+                "spec.externalIPs",
+                "`externalIPs` are ignored for headless Services".to_owned(),
+            ));
         }
         if svc.session_affinity.value == "ClientIP" {
-            sink.report(ignored(svc.session_affinity.span, "spec.sessionAffinity", "`sessionAffinity` is ignored for headless Services".to_owned()));
+            sink.report(ignored(
+                svc.session_affinity.span,
+                "spec.sessionAffinity",
+                "`sessionAffinity` is ignored for headless Services".to_owned(),
+            ));
         }
     }
     if svc.is_external_name() {
         if let Some(ip) = svc.external_ips.first() {
-            sink.report(ignored(ip.span, "spec.externalIPs", "`externalIPs` are ignored for ExternalName Services".to_owned()));
+            sink.report(ignored(
+                ip.span,
+                "spec.externalIPs",
+                "`externalIPs` are ignored for ExternalName Services".to_owned(),
+            ));
         }
     } else if let Some(name) = svc.external_name.as_ref().filter(|n| !n.value.is_empty()) {
-        sink.report(ignored(name.span, "spec.externalName", format!("`externalName` is ignored for {} Services", svc.service_type.value)));
+        sink.report(ignored(
+            name.span,
+            "spec.externalName",
+            format!(
+                "`externalName` is ignored for {} Services",
+                svc.service_type.value
+            ),
+        ));
     }
     if svc.session_affinity.value == "None" {
-        if let Some(cfg) = object.root.get("spec").and_then(|s| s.get("sessionAffinityConfig")) {
-            sink.report(ignored(cfg.span, "spec.sessionAffinityConfig", "`sessionAffinityConfig` is ignored when `sessionAffinity` is None".to_owned()));
+        if let Some(cfg) = object
+            .root
+            .get("spec")
+            .and_then(|s| s.get("sessionAffinityConfig"))
+        {
+            sink.report(ignored(
+                cfg.span,
+                "spec.sessionAffinityConfig",
+                "`sessionAffinityConfig` is ignored when `sessionAffinity` is None".to_owned(),
+            ));
         }
     }
     check_topology_annotations(ctx, object, svc, sink);
@@ -46,29 +77,45 @@ fn check_topology_annotations(ctx: &Context, object: &Object, svc: &Service, sin
     let hints = annotations.get(TOPOLOGY_HINTS);
     if let Some(h) = hints {
         sink.report(
-            Diagnostic::new("deprecated-field", h.span, format!("annotation `{TOPOLOGY_HINTS}` is deprecated"))
-                .label("deprecated")
-                .path(format!("metadata.annotations[{TOPOLOGY_HINTS}]"))
-                .help(format!("use `{TOPOLOGY_MODE}`, or `spec.trafficDistribution`")),
+            Diagnostic::new(
+                "deprecated-field",
+                h.span,
+                format!("annotation `{TOPOLOGY_HINTS}` is deprecated"),
+            )
+            .label("deprecated")
+            .path(format!("metadata.annotations[{TOPOLOGY_HINTS}]"))
+            .help(format!(
+                "use `{TOPOLOGY_MODE}`, or `spec.trafficDistribution`"
+            )),
         );
     }
     if let (Some(h), Some(m)) = (hints, annotations.get(TOPOLOGY_MODE)) {
         if h.value != m.value {
             sink.report(
-                Diagnostic::new("topology-annotation-conflict", m.span, format!("`{TOPOLOGY_MODE}` and `{TOPOLOGY_HINTS}` disagree"))
-                    .label(format!("must match annotations[{TOPOLOGY_HINTS}] when both are specified"))
-                    .related(h.span, "the other annotation")
-                    .path(format!("metadata.annotations[{TOPOLOGY_MODE}]")),
+                Diagnostic::new(
+                    "topology-annotation-conflict",
+                    m.span,
+                    format!("`{TOPOLOGY_MODE}` and `{TOPOLOGY_HINTS}` disagree"),
+                )
+                .label(format!(
+                    "must match annotations[{TOPOLOGY_HINTS}] when both are specified"
+                ))
+                .related(h.span, "the other annotation")
+                .path(format!("metadata.annotations[{TOPOLOGY_MODE}]")),
             );
         }
     }
     if let Some(td) = &svc.traffic_distribution {
         if td.value == "PreferClose" && ctx.profile.kubernetes_minor >= 34 {
             sink.report(
-                Diagnostic::new("deprecated-field", td.span, "`trafficDistribution: PreferClose` is deprecated")
-                    .label("deprecated value")
-                    .path("spec.trafficDistribution")
-                    .help("use `PreferSameZone`, which means the same"),
+                Diagnostic::new(
+                    "deprecated-field",
+                    td.span,
+                    "`trafficDistribution: PreferClose` is deprecated",
+                )
+                .label("deprecated value")
+                .path("spec.trafficDistribution")
+                .help("use `PreferSameZone`, which means the same"),
             );
         }
     }

@@ -27,32 +27,55 @@ pub fn check(object: &Object, w: &Workload, sink: &mut Sink) {
     }
     match &w.selector {
         None if needs_selector => sink.report(
-            Diagnostic::new("selector-required", object.head_span(), format!("{} has no selector", kind.name()))
-                .label("`spec.selector` is required")
-                .path(w.selector_path)
-                .help("add `spec.selector.matchLabels` with the template's labels"),
+            Diagnostic::new(
+                "selector-required",
+                object.head_span(),
+                format!("{} has no selector", kind.name()),
+            )
+            .label("`spec.selector` is required")
+            .path(w.selector_path)
+            .help("add `spec.selector.matchLabels` with the template's labels"),
         ),
         None => {}
         Some(sel) => {
             if needs_selector && sel.is_empty() {
                 sink.report(
-                    Diagnostic::new("selector-required", sel.span, format!("empty selector is invalid for {}", kind.name().to_ascii_lowercase()))
-                        .label("selects nothing")
-                        .path(w.selector_path),
+                    Diagnostic::new(
+                        "selector-required",
+                        sel.span,
+                        format!(
+                            "empty selector is invalid for {}",
+                            kind.name().to_ascii_lowercase()
+                        ),
+                    )
+                    .label("selects nothing")
+                    .path(w.selector_path),
                 );
             }
-            check_labels(sink, &sel.match_labels, &format!("{}.matchLabels", w.selector_path));
+            check_labels(
+                sink,
+                &sel.match_labels,
+                &format!("{}.matchLabels", w.selector_path),
+            );
             check_expressions(sink, sel, w.selector_path);
             if kind == KindId::Job || kind == KindId::CronJob {
                 check_job_selector(w, sel, sink);
             } else if !sel.is_empty() && !sel.matches(&w.template.labels) {
                 let span = w.template.labels.span.unwrap_or(w.template.span);
                 sink.report(
-                    Diagnostic::new("selector-template-mismatch", span, format!("the selector of {} `{}` does not select its own pod template", kind.name(), object.name()))
-                        .label("`selector` does not match template `labels`")
-                        .related(sel.span, "selector defined here")
-                        .path(labels_path.clone())
-                        .help("the template's labels must satisfy every term of `spec.selector`"),
+                    Diagnostic::new(
+                        "selector-template-mismatch",
+                        span,
+                        format!(
+                            "the selector of {} `{}` does not select its own pod template",
+                            kind.name(),
+                            object.name()
+                        ),
+                    )
+                    .label("`selector` does not match template `labels`")
+                    .related(sel.span, "selector defined here")
+                    .path(labels_path.clone())
+                    .help("the template's labels must satisfy every term of `spec.selector`"),
                 );
             }
         }
@@ -66,30 +89,61 @@ fn check_expressions(sink: &mut Sink, sel: &LabelSelector, selector_path: &str) 
         if let Some(key) = &r.key {
             let problems = syntax::qualified_name(&key.value);
             if !problems.is_empty() {
-                sink.report(invalid("invalid-label-selector", key.span, format!("{path}.key"), "selector key", &key.value, &problems));
+                sink.report(invalid(
+                    "invalid-label-selector",
+                    key.span,
+                    format!("{path}.key"),
+                    "selector key",
+                    &key.value,
+                    &problems,
+                ));
             }
         }
         let Some(op) = &r.operator else { continue };
         match op.value.as_str() {
             "In" | "NotIn" if r.values.is_empty() => sink.report(
-                Diagnostic::new("invalid-label-selector", op.span, format!("operator `{}` has no values", op.value))
-                    .label("`values` must be specified when `operator` is 'In' or 'NotIn'")
-                    .path(format!("{path}.values")),
+                Diagnostic::new(
+                    "invalid-label-selector",
+                    op.span,
+                    format!("operator `{}` has no values", op.value),
+                )
+                .label("`values` must be specified when `operator` is 'In' or 'NotIn'")
+                .path(format!("{path}.values")),
             ),
             "Exists" | "DoesNotExist" if !r.values.is_empty() => sink.report(
-                Diagnostic::new("invalid-label-selector", r.values_span.unwrap_or(op.span), format!("operator `{}` takes no values", op.value))
-                    .label("`values` may not be specified when `operator` is 'Exists' or 'DoesNotExist'")
-                    .path(format!("{path}.values")),
+                Diagnostic::new(
+                    "invalid-label-selector",
+                    r.values_span.unwrap_or(op.span),
+                    format!("operator `{}` takes no values", op.value),
+                )
+                .label(
+                    "`values` may not be specified when `operator` is 'Exists' or 'DoesNotExist'",
+                )
+                .path(format!("{path}.values")),
             ),
             "In" | "NotIn" | "Exists" | "DoesNotExist" => {
                 for v in &r.values {
                     let problems = syntax::label_value(&v.value);
                     if !problems.is_empty() {
-                        sink.report(invalid("invalid-label-selector", v.span, format!("{path}.values"), "selector value", &v.value, &problems));
+                        sink.report(invalid(
+                            "invalid-label-selector",
+                            v.span,
+                            format!("{path}.values"),
+                            "selector value",
+                            &v.value,
+                            &problems,
+                        ));
                     }
                 }
             }
-            other => sink.report(unsupported("invalid-label-selector", op.span, format!("{path}.operator"), "selector operator", other, &["DoesNotExist", "Exists", "In", "NotIn"])),
+            other => sink.report(unsupported(
+                "invalid-label-selector",
+                op.span,
+                format!("{path}.operator"),
+                "selector operator",
+                other,
+                &["DoesNotExist", "Exists", "In", "NotIn"],
+            )),
         }
     }
 }
@@ -103,10 +157,14 @@ fn check_job_selector(w: &Workload, sel: &LabelSelector, sink: &mut Sink) {
         .any(|(k, _)| k == "batch.kubernetes.io/controller-uid" || k == "controller-uid");
     if !w.manual_selector && !generated {
         sink.report(
-            Diagnostic::new("job-selector-not-generated", sel.span, "a Job selector is written without `manualSelector: true`")
-                .label("`selector` not auto-generated")
-                .path(w.selector_path)
-                .help("remove the selector and let the API server generate it"),
+            Diagnostic::new(
+                "job-selector-not-generated",
+                sel.span,
+                "a Job selector is written without `manualSelector: true`",
+            )
+            .label("`selector` not auto-generated")
+            .path(w.selector_path)
+            .help("remove the selector and let the API server generate it"),
         );
     }
 }
@@ -120,14 +178,28 @@ fn check_restart_policy(kind: KindId, w: &Workload, sink: &mut Sink) {
     let path = format!("{}.restartPolicy", w.spec_path);
     match &w.template.spec.restart_policy {
         Some(p) if !allowed.contains(&p.value.as_str()) => {
-            sink.report(unsupported("invalid-restart-policy", p.span, path, "restartPolicy", &p.value, allowed));
+            sink.report(unsupported(
+                "invalid-restart-policy",
+                p.span,
+                path,
+                "restartPolicy",
+                &p.value,
+                allowed,
+            ));
         }
         Some(_) => {}
         // The default is `Always`, which a Job refuses.
         None if matches!(kind, KindId::Job | KindId::CronJob) => sink.report(
-            Diagnostic::new("invalid-restart-policy", w.template.spec.span, format!("a {} template needs `restartPolicy: Never` or `OnFailure`", kind.name()))
-                .label("the default, `Always`, is not allowed for Jobs")
-                .path(path),
+            Diagnostic::new(
+                "invalid-restart-policy",
+                w.template.spec.span,
+                format!(
+                    "a {} template needs `restartPolicy: Never` or `OnFailure`",
+                    kind.name()
+                ),
+            )
+            .label("the default, `Always`, is not allowed for Jobs")
+            .path(path),
         ),
         None => {}
     }
