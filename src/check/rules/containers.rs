@@ -17,6 +17,11 @@ pub fn check(w: &Workload, sink: &mut Sink) {
     ];
     for (field, containers) in groups {
         for (c, container) in containers.iter().enumerate() {
+            // Regular containers run together and share the pod's host ports; init containers
+            // run one at a time, so each is checked on its own (`validateInitContainers`).
+            if field == "initContainers" {
+                host_ports.clear();
+            }
             let mut names: HashMap<&str, crate::source::Span> = HashMap::new();
             for (p, port) in container.ports.iter().enumerate() {
                 let path = format!("{}.{field}[{c}].ports[{p}]", w.spec_path);

@@ -26,6 +26,7 @@ pub fn check_object(ctx: &Context, object: &Object, sink: &mut Sink) {
     metadata::check(ctx, object, sink);
     match &object.body {
         Body::Service(svc) => {
+            metadata::check_labels(sink, &svc.selector, "spec.selector");
             service_ports::check(ctx, svc, sink);
             service_shape::check(ctx, object, svc, sink);
             service_ips::check(ctx, svc, sink);
