@@ -228,7 +228,7 @@ fn describe(object: &Object, pointer: &str, kind: &ValidationErrorKind) -> Vec<D
                 "wrong-type",
                 node.span,
                 format!(
-                    "`{path}` must be an integer or a string, not {}",
+                    "`{path}` must be a number or a string, not {}",
                     article(node.type_name())
                 ),
             )

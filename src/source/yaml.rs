@@ -215,6 +215,16 @@ fn reindent(body: &str, at: usize, insertions: &[Insertion]) -> Option<(String, 
     Some((text, all))
 }
 
+/// Maps a byte offset of the original text into the re-indented text.
+fn from_original(offset: usize, insertions: &[Insertion]) -> usize {
+    offset
+        + insertions
+            .iter()
+            .filter(|i| i.original <= offset)
+            .map(|i| i.count)
+            .sum::<usize>()
+}
+
 /// Maps a byte offset of the re-indented text back to the original text.
 fn to_original(offset: usize, insertions: &[Insertion]) -> usize {
     let mut shift = 0;
@@ -358,6 +368,19 @@ impl<'a> Builder<'a> {
     /// A byte offset of the original file for a character index of the parser.
     fn byte(&self, char_index: usize) -> usize {
         self.base + to_original(self.offsets.byte(self.text, char_index), self.insertions)
+    }
+
+    /// The original text of a span of this file.
+    fn text_at(&self, span: Span) -> String {
+        let (a, b) = (
+            span.start as usize - self.base,
+            span.end as usize - self.base,
+        );
+        let (a, b) = (
+            from_original(a, self.insertions),
+            from_original(b, self.insertions),
+        );
+        self.text.get(a..b).unwrap_or("").to_owned()
     }
 
     fn span(&self, s: saphyr_parser::Span) -> Span {
@@ -656,11 +679,12 @@ impl<'a> Builder<'a> {
             Scalar::Uint(u) => Value::Float(u as f64),
             Scalar::Float(f) if f.is_finite() => Value::Float(f),
             Scalar::Float(f) => {
+                let written = self.text_at(span);
                 self.diagnostics.push(
                     Diagnostic::new(
                         "yaml-unrepresentable",
                         span,
-                        format!("`{f}` has no JSON representation"),
+                        format!("`{written}` has no JSON representation"),
                     )
                     .label("resolves to a non-finite number")
                     .help("quote it if a string is meant"),

@@ -143,7 +143,10 @@ fn check_node_port_duplicates(svc: &Service, sink: &mut Sink) {
                         Diagnostic::new(
                             "duplicate-nodeport",
                             np.span,
-                            format!("nodePort {} is already used by port {first} of this Service", np.value),
+                            format!(
+                                "nodePort {} is already used by `spec.ports[{first}]` of this Service",
+                                np.value
+                            ),
                         )
                         .label("already allocated")
                         .related(first_span, "first used here")
