@@ -8,7 +8,7 @@ fn main() {
     let path = std::env::args().nth(1).expect("usage: stages FILE");
     let settings = svcc::pipeline::Settings::default();
     let t = Instant::now();
-    let (ins, _) = inputs::discover(&[path.into()]);
+    let (ins, _) = inputs::discover(&[path.into()], &Default::default());
     let loaded = inputs::load(&ins, &settings.limits, settings.max_file_bytes);
     println!(
         "load+parse {:>8.1} ms ({} documents)",

@@ -1,12 +1,15 @@
 //! The driver: one line per stage, as DESIGN.md draws it (load → decode → check). The CLI and
 //! the tests both go through here.
 
-use crate::check::{self, schema::SchemaSet};
+use crate::check::{self, schema::SchemaSet, suppress, RunOptions};
 use crate::config::{Level, Profile};
 use crate::diag::{Diagnostic, Severity};
+use crate::link::{self, Links};
 use crate::model::{self, Model};
 use crate::report::Summary;
-use crate::source::inputs::{self, Input, InputError, Loaded};
+use crate::selector::Selector;
+use crate::source::inputs::PathFilter;
+use crate::source::inputs::{self, InputError, Loaded};
 use crate::source::yaml::Limits;
 use crate::source::SourceMap;
 use std::collections::BTreeMap;
@@ -20,6 +23,10 @@ pub struct Settings {
     pub max_file_bytes: u64,
     /// Rule id → level, overriding the catalogue.
     pub levels: BTreeMap<String, Level>,
+    /// `-l`: restrict checks and output to objects whose labels match.
+    pub selection: Option<Selector>,
+    /// `[files]` globs applied while walking directories.
+    pub filter: PathFilter,
 }
 
 impl Default for Settings {
@@ -29,6 +36,8 @@ impl Default for Settings {
             limits: Limits::default(),
             max_file_bytes: inputs::DEFAULT_MAX_FILE_BYTES,
             levels: BTreeMap::new(),
+            selection: None,
+            filter: PathFilter::default(),
         }
     }
 }
@@ -38,6 +47,7 @@ impl Default for Settings {
 pub struct Outcome {
     pub sources: SourceMap,
     pub model: Model,
+    pub links: Links,
     pub diagnostics: Vec<Diagnostic>,
     /// Input that could not be read: the run exits 2.
     pub errors: Vec<InputError>,
@@ -57,7 +67,7 @@ pub fn check_paths(
     paths: &[PathBuf],
     settings: &Settings,
 ) -> Result<Outcome, check::schema::SchemaError> {
-    let (inputs, mut errors) = inputs::discover(paths);
+    let (inputs, mut errors) = inputs::discover(paths, &settings.filter);
     let mut loaded = inputs::load(&inputs, &settings.limits, settings.max_file_bytes);
     errors.append(&mut loaded.errors);
     loaded.errors = errors;
@@ -89,24 +99,32 @@ fn check_loaded(
     let schemas = SchemaSet::new(settings.profile.kubernetes_minor)?;
     let mut model = model::decode(loaded.documents, settings.profile.kubernetes_minor);
     model.diagnostics.extend(loaded.diagnostics);
-    let diagnostics = check::run(&model, &settings.profile, &schemas, &settings.levels);
+    let links = link::link(&model, &settings.profile.default_namespace);
+    let options = RunOptions {
+        levels: settings.levels.clone(),
+        selection: settings.selection.as_ref(),
+        file_suppressions: loaded
+            .sources
+            .iter()
+            .map(|(id, f)| (id, suppress::file_header(id, f)))
+            .filter(|(_, s)| !s.is_empty())
+            .collect(),
+    };
+    let checked = check::run(&model, &links, &settings.profile, &schemas, &options);
     let mut summary = Summary {
         files: loaded.sources.len(),
         documents: model.documents,
         objects: model.objects.len(),
+        suppressed: checked.suppressed,
         ..Summary::default()
     };
-    summary.count(&diagnostics);
+    summary.count(&checked.diagnostics);
     Ok(Outcome {
         sources: loaded.sources,
         model,
-        diagnostics,
+        links,
+        diagnostics: checked.diagnostics,
         errors: loaded.errors,
         summary,
     })
-}
-
-/// Convenience for reading a single input list from the CLI.
-pub fn discover(paths: &[PathBuf]) -> (Vec<Input>, Vec<InputError>) {
-    inputs::discover(paths)
 }

@@ -6,22 +6,30 @@
 //! (`reference/validation.md` §2–§7), and the allocation checks against the profile (NodePort
 //! range, service CIDRs, IP families).
 //!
+//! Then the cross-object rules run on the linked cluster (`cluster`).
+//!
 //! The engine decides what runs and how loud it is; rules only inspect and report. When the
 //! schema already reported a field, rule findings at or under that field are dropped: one
-//! problem, one diagnostic.
+//! problem, one diagnostic. Selection (`-l`), severities from the configuration and
+//! suppressions (`suppress`) are applied here, never in a rule.
 
+pub mod cluster;
 pub mod path;
 pub mod registry;
 pub mod rules;
 pub mod schema;
+pub mod suppress;
 pub mod syntax;
 
 use crate::config::{Level, Profile};
 use crate::diag::Diagnostic;
+use crate::link::Links;
 use crate::model::{Model, Object};
+use crate::selector::Selector;
+use crate::source::FileId;
 use rayon::prelude::*;
 use schema::SchemaSet;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// What rules may read besides the object.
 pub struct Context<'a> {
@@ -73,18 +81,45 @@ impl<'a> Sink<'a> {
     }
 }
 
-/// Runs every check over the model. `levels` overrides catalogue severities (or turns rules off).
+/// What the engine needs besides the model: configuration, selection and suppressions.
+#[derive(Default)]
+pub struct RunOptions<'a> {
+    /// Rule id → level, overriding the catalogue.
+    pub levels: BTreeMap<String, Level>,
+    /// `-l`: only objects whose labels match are checked and reported.
+    pub selection: Option<&'a Selector>,
+    /// Rules silenced for whole files by a header comment (`# svcc:ignore ID,ID`).
+    pub file_suppressions: HashMap<FileId, Vec<suppress::Suppression>>,
+}
+
+/// The engine's result.
+#[derive(Debug, Default)]
+pub struct Checked {
+    pub diagnostics: Vec<Diagnostic>,
+    /// Findings silenced by suppressions.
+    pub suppressed: usize,
+}
+
+/// Runs every check over the linked model.
 pub fn run(
     model: &Model,
+    links: &Links,
     profile: &Profile,
     schemas: &SchemaSet,
-    levels: &BTreeMap<String, Level>,
-) -> Vec<Diagnostic> {
+    options: &RunOptions,
+) -> Checked {
     let ctx = Context { profile };
-    let per_object: Vec<Vec<Diagnostic>> = model
+    let selected = |i: usize| {
+        options
+            .selection
+            .is_none_or(|s| s.matches(&model.objects[i].meta.labels))
+    };
+    let per_object: Vec<Vec<(Option<usize>, Diagnostic)>> = model
         .objects
         .par_iter()
-        .map(|object| {
+        .enumerate()
+        .filter(|(i, _)| selected(*i))
+        .map(|(i, object)| {
             let mut sink = Sink::new(object);
             if let Some(kind) = object.known {
                 for d in schemas.check(kind, object) {
@@ -93,18 +128,51 @@ pub fn run(
                 rules::check_object(&ctx, object, &mut sink);
             }
             sink.into_diagnostics()
+                .into_iter()
+                .map(|d| (Some(i), d))
+                .collect()
         })
         .collect();
-    let mut all: Vec<Diagnostic> = model.diagnostics.clone();
+    let mut all: Vec<(Option<usize>, Diagnostic)> = model
+        .diagnostics
+        .iter()
+        .cloned()
+        .map(|d| (None, d))
+        .collect();
     all.extend(per_object.into_iter().flatten());
-    settle(all, levels)
+    all.extend(
+        cluster::check(&ctx, model, links)
+            .items
+            .into_iter()
+            .filter(|(i, _)| selected(*i))
+            .map(|(i, d)| (Some(i), d)),
+    );
+    let all = apply_levels(all, &options.levels);
+    let (mut diagnostics, suppressed) =
+        suppress::apply(all, model, &options.file_suppressions, &selected);
+    diagnostics = settle_order(
+        apply_levels(
+            diagnostics.into_iter().map(|d| (None, d)).collect(),
+            &options.levels,
+        )
+        .into_iter()
+        .map(|(_, d)| d)
+        .collect(),
+    );
+    Checked {
+        diagnostics,
+        suppressed,
+    }
 }
 
-/// Applies severities (catalogue default, then configuration), drops rules turned off, sorts.
-pub fn settle(diagnostics: Vec<Diagnostic>, levels: &BTreeMap<String, Level>) -> Vec<Diagnostic> {
-    let mut out: Vec<Diagnostic> = diagnostics
+/// Applies severities (catalogue default, then configuration) and drops rules turned off.
+fn apply_levels(
+    diagnostics: Vec<(Option<usize>, Diagnostic)>,
+    levels: &BTreeMap<String, Level>,
+) -> Vec<(Option<usize>, Diagnostic)> {
+    diagnostics
         .into_iter()
-        .filter_map(|mut d| {
+        .filter_map(|(i, mut d)| {
             // Every emitted id is in the catalogue: `tests/catalogue.rs` enforces it.
             let default = registry::lookup(d.rule).map(|r| r.severity);
             match levels.get(d.rule).copied() {
@@ -112,9 +180,13 @@ pub fn settle(diagnostics: Vec<Diagnostic>, levels: &BTreeMap<String, Level>) ->
                 Some(Level::On(s)) => d.severity = s,
                 None => d.severity = default.unwrap_or(d.severity),
             }
-            Some(d)
+            Some((i, d))
         })
-        .collect();
+        .collect()
+}
+
+/// Sorts by file and position and removes exact duplicates.
+pub fn settle_order(mut out: Vec<Diagnostic>) -> Vec<Diagnostic> {
     out.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
     out.dedup();
     out

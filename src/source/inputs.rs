@@ -49,8 +49,51 @@ pub struct Loaded {
     pub errors: Vec<InputError>,
 }
 
+/// Include and exclude globs (`[files]` in svcc.toml), applied to files found by walking
+/// directories. A file named on the command line is always read.
+#[derive(Clone, Debug, Default)]
+pub struct PathFilter {
+    pub include: Vec<String>,
+    pub exclude: Vec<String>,
+}
+
+impl PathFilter {
+    pub fn allows(&self, path: &Path) -> bool {
+        let text = path.to_string_lossy();
+        let text = text.trim_start_matches("./");
+        (self.include.is_empty() || self.include.iter().any(|g| glob_match(g, text)))
+            && !self.exclude.iter().any(|g| glob_match(g, text))
+    }
+}
+
+/// Glob matching over `/`-separated paths: `*` and `?` stay within one segment, `**` spans
+/// segments. A pattern without `/` matches the file name anywhere.
+pub fn glob_match(pattern: &str, path: &str) -> bool {
+    if !pattern.contains('/') {
+        let name = path.rsplit('/').next().unwrap_or(path);
+        return match_bytes(pattern.as_bytes(), name.as_bytes());
+    }
+    match_bytes(pattern.trim_start_matches("./").as_bytes(), path.as_bytes())
+}
+
+fn match_bytes(p: &[u8], s: &[u8]) -> bool {
+    match p.first() {
+        None => s.is_empty(),
+        Some(b'*') if p.get(1) == Some(&b'*') => {
+            let rest = p[2..].strip_prefix(b"/").unwrap_or(&p[2..]);
+            (0..=s.len()).any(|i| (i == 0 || s[i - 1] == b'/') && match_bytes(rest, &s[i..]))
+                || match_bytes(rest, s)
+        }
+        Some(b'*') => (0..=s.len())
+            .take_while(|&i| i == 0 || s[i - 1] != b'/')
+            .any(|i| match_bytes(&p[1..], &s[i..])),
+        Some(b'?') => s.first().is_some_and(|&c| c != b'/') && match_bytes(&p[1..], &s[1..]),
+        Some(&c) => s.first() == Some(&c) && match_bytes(&p[1..], &s[1..]),
+    }
+}
+
 /// Expands user-given paths into the list of inputs.
-pub fn discover(paths: &[PathBuf]) -> (Vec<Input>, Vec<InputError>) {
+pub fn discover(paths: &[PathBuf], filter: &PathFilter) -> (Vec<Input>, Vec<InputError>) {
     let mut inputs = Vec::new();
     let mut errors = Vec::new();
     for path in paths {
@@ -63,14 +106,14 @@ pub fn discover(paths: &[PathBuf]) -> (Vec<Input>, Vec<InputError>) {
                 path: path.display().to_string(),
                 source,
             }),
-            Ok(meta) if meta.is_dir() => walk(path, &mut inputs, &mut errors),
+            Ok(meta) if meta.is_dir() => walk(path, filter, &mut inputs, &mut errors),
             Ok(_) => inputs.push(Input::File(path.clone())),
         }
     }
     (inputs, errors)
 }
 
-fn walk(dir: &Path, inputs: &mut Vec<Input>, errors: &mut Vec<InputError>) {
+fn walk(dir: &Path, filter: &PathFilter, inputs: &mut Vec<Input>, errors: &mut Vec<InputError>) {
     let walker = walkdir::WalkDir::new(dir)
         .follow_links(true)
         .sort_by_file_name()
@@ -82,7 +125,9 @@ fn walk(dir: &Path, inputs: &mut Vec<Input>, errors: &mut Vec<InputError>) {
                 path: dir.display().to_string(),
                 source,
             }),
-            Ok(e) if e.file_type().is_file() && is_manifest(e.path()) => {
+            Ok(e)
+                if e.file_type().is_file() && is_manifest(e.path()) && filter.allows(e.path()) =>
+            {
                 inputs.push(Input::File(e.into_path()));
             }
             Ok(_) => {}
@@ -218,4 +263,25 @@ fn decode_utf16(bytes: &[u8]) -> Option<String> {
             .map(|r| r.unwrap_or(char::REPLACEMENT_CHARACTER))
             .collect(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs() {
+        assert!(glob_match("*.yaml", "a/b/c.yaml"));
+        assert!(glob_match("charts/**", "charts/x/y.yaml"));
+        assert!(glob_match("**/test/*.yaml", "a/test/x.yaml"));
+        assert!(glob_match("**/test/*.yaml", "test/x.yaml"));
+        assert!(!glob_match("charts/*.yaml", "charts/x/y.yaml"));
+        assert!(glob_match("a/?.yml", "a/b.yml"));
+        let f = PathFilter {
+            include: vec![],
+            exclude: vec!["**/kustomization.yaml".into()],
+        };
+        assert!(!f.allows(Path::new("./k/kustomization.yaml")));
+        assert!(f.allows(Path::new("./k/svc.yaml")));
+    }
 }

@@ -1,0 +1,270 @@
+//! Endpoints and EndpointSlices against their Services: backends that are missing, orphaned,
+//! overwritten by the controller, or on port names the Service does not use.
+
+use super::{describe, is_near, Findings};
+use crate::diag::Diagnostic;
+use crate::link::{Links, SERVICE_NAME_LABEL};
+use crate::model::endpoints::EndpointPort;
+use crate::model::{Body, Model, Object};
+
+/// The EndpointSlice controller's `managed-by` value.
+const CONTROLLER: &str = "endpointslice-controller.k8s.io";
+const MANAGED_BY: &str = "endpointslice.kubernetes.io/managed-by";
+
+pub fn check(model: &Model, links: &Links, f: &mut Findings) {
+    let objects = &model.objects;
+    for (i, o) in objects.iter().enumerate() {
+        match &o.body {
+            Body::Service(svc) if !svc.is_external_name() => {
+                let Some(sl) = links.service_links.get(&i) else {
+                    continue;
+                };
+                let has_backends = !sl.endpoints.is_empty() || !sl.slices.is_empty();
+                if !svc.has_selector() && !has_backends {
+                    f.add(i, objects, no_backends(i, o, model, links));
+                }
+                if has_backends {
+                    check_port_names(i, o, &sl.endpoints, &sl.slices, objects, f);
+                }
+                if svc.has_selector() {
+                    for &e in sl.endpoints.iter().chain(sl.slices.iter()) {
+                        if !is_live_or_controller_managed(&objects[e]) {
+                            f.add(e, objects, Diagnostic::new(
+                                "endpoints-overwritten",
+                                objects[e].head_span(),
+                                format!("{} is written by hand for Service `{}`, which has a selector", describe(&objects[e]), o.name()),
+                            )
+                            .label("the endpoints controller replaces this")
+                            .related(svc.selector.span.unwrap_or(o.head_span()), "the Service's selector makes the controller own its endpoints")
+                            .path("metadata.name")
+                            .help("remove the selector to manage endpoints by hand, or remove this object"));
+                        }
+                    }
+                }
+            }
+            Body::Endpoints(_) => {
+                if links.service(links.namespace(i), o.name()).is_none() {
+                    f.add(
+                        i,
+                        objects,
+                        orphan(
+                            i,
+                            o,
+                            o.name(),
+                            o.head_span(),
+                            "metadata.name",
+                            links,
+                            objects,
+                        ),
+                    );
+                }
+            }
+            Body::EndpointSlice(_) => match o.meta.labels.get(SERVICE_NAME_LABEL) {
+                None => f.add(
+                    i,
+                    objects,
+                    Diagnostic::new(
+                        "endpointslice-without-service-label",
+                        o.meta.labels.span.unwrap_or(o.head_span()),
+                        format!(
+                            "EndpointSlice `{}` has no `{SERVICE_NAME_LABEL}` label",
+                            o.name()
+                        ),
+                    )
+                    .label("no Service will use these endpoints")
+                    .path(format!("metadata.labels[{SERVICE_NAME_LABEL}]"))
+                    .help(format!(
+                        "add the label `{SERVICE_NAME_LABEL}: <service name>`"
+                    )),
+                ),
+                Some(name) => {
+                    if links.service(links.namespace(i), &name.value).is_none() {
+                        f.add(
+                            i,
+                            objects,
+                            orphan(
+                                i,
+                                o,
+                                &name.value,
+                                name.span,
+                                &format!("metadata.labels[{SERVICE_NAME_LABEL}]"),
+                                links,
+                                objects,
+                            ),
+                        );
+                    }
+                }
+            },
+            _ => {}
+        }
+    }
+}
+
+/// Objects from `kubectl get -o yaml` (with a uid or resourceVersion) or written by the
+/// controllers are not hand-written.
+fn is_live_or_controller_managed(o: &Object) -> bool {
+    let live = o
+        .root
+        .get("metadata")
+        .is_some_and(|m| m.get("uid").is_some() || m.get("resourceVersion").is_some());
+    let managed = o
+        .meta
+        .labels
+        .get(MANAGED_BY)
+        .is_some_and(|v| v.value == CONTROLLER)
+        || o.meta
+            .annotations
+            .get("endpoints.kubernetes.io/last-change-trigger-time")
+            .is_some();
+    live || managed
+}
+
+fn no_backends(i: usize, o: &Object, model: &Model, links: &Links) -> Diagnostic {
+    let ns = links.namespace(i);
+    let mut d = Diagnostic::new(
+        "service-without-backends",
+        o.head_span(),
+        format!(
+            "selector-less Service `{}` has no Endpoints or EndpointSlice",
+            o.name()
+        ),
+    )
+    .label("no backends: connections to it are refused")
+    .path("metadata.name");
+    let near = model.objects.iter().enumerate().find(|(e, eo)| {
+        links.namespace(*e) == ns
+            && match &eo.body {
+                Body::Endpoints(_) => links.service(ns, eo.name()).is_none(),
+                Body::EndpointSlice(_) => eo
+                    .meta
+                    .labels
+                    .get(SERVICE_NAME_LABEL)
+                    .is_some_and(|n| links.service(ns, &n.value).is_none()),
+                _ => false,
+            }
+    });
+    if let Some((_, eo)) = near {
+        d = d
+            .related(
+                eo.head_span(),
+                format!(
+                    "{} matches no Service; is it meant for this one?",
+                    describe(eo)
+                ),
+            )
+            .help(format!(
+                "an Endpoints object backs the Service of the same name: rename it to `{}`",
+                o.name()
+            ));
+    } else {
+        d = d.help(format!("add an Endpoints object named `{}` (or an EndpointSlice labelled `{SERVICE_NAME_LABEL}: {}`), or a selector", o.name(), o.name()));
+    }
+    d
+}
+
+fn orphan(
+    i: usize,
+    o: &Object,
+    wanted: &str,
+    span: crate::source::Span,
+    path: &str,
+    links: &Links,
+    objects: &[Object],
+) -> Diagnostic {
+    let ns = links.namespace(i);
+    let message = match &o.body {
+        Body::Endpoints(_) => format!("Endpoints `{wanted}` match no Service in namespace `{ns}`"),
+        _ => format!(
+            "{} names Service `{wanted}`, which is not in namespace `{ns}`",
+            describe(o)
+        ),
+    };
+    let mut d = Diagnostic::new("orphan-endpoints", span, message)
+        .label("no Service of this name")
+        .path(path.to_owned());
+    let candidates = links.services.get(ns).into_iter().flat_map(|m| m.iter());
+    let near = candidates
+        .filter(|(name, &s)| {
+            objects[s]
+                .service()
+                .is_some_and(|svc| !svc.has_selector() && !svc.is_external_name())
+                && (is_near(name, wanted)
+                    || !links
+                        .service_links
+                        .get(&s)
+                        .is_some_and(|l| !l.endpoints.is_empty() || !l.slices.is_empty()))
+        })
+        .min_by_key(|(name, _)| super::edit_distance(name, wanted));
+    if let Some((name, &s)) = near {
+        d = d
+            .related(
+                objects[s].head_span(),
+                format!("selector-less Service `{name}` has no backends"),
+            )
+            .help(format!("name it after the Service it backs: `{name}`"));
+    }
+    d
+}
+
+/// Every Service port name must appear among the endpoint ports, or traffic to that port is
+/// rejected (kube-proxy matches endpoint ports to Service ports by name).
+fn check_port_names(
+    i: usize,
+    o: &Object,
+    endpoints: &[usize],
+    slices: &[usize],
+    objects: &[Object],
+    f: &mut Findings,
+) {
+    let Some(svc) = o.service() else { return };
+    let mut available: Vec<(&EndpointPort, usize)> = Vec::new();
+    for &e in endpoints {
+        if let Body::Endpoints(ep) = &objects[e].body {
+            for s in &ep.subsets {
+                available.extend(s.ports.iter().map(|p| (p, e)));
+            }
+        }
+    }
+    for &e in slices {
+        if let Body::EndpointSlice(sl) = &objects[e].body {
+            available.extend(sl.ports.iter().map(|p| (p, e)));
+        }
+    }
+    if available.is_empty() {
+        return;
+    }
+    for (p, port) in svc.ports.iter().enumerate() {
+        let name = port.name_str();
+        if available
+            .iter()
+            .any(|(ep, _)| ep.name_str() == name && ep.protocol.value == port.protocol.value)
+        {
+            continue;
+        }
+        let (first, e) = available[0];
+        let shown = if name.is_empty() {
+            "the unnamed port".to_owned()
+        } else {
+            format!("port `{name}`")
+        };
+        let theirs: Vec<String> = available
+            .iter()
+            .map(|(ep, _)| {
+                if ep.name_str().is_empty() {
+                    "(unnamed)".to_owned()
+                } else {
+                    format!("`{}`", ep.name_str())
+                }
+            })
+            .collect();
+        f.add(i, objects, Diagnostic::new(
+            "endpoint-port-mismatch",
+            port.name.as_ref().map_or(port.span, |n| n.span),
+            format!("Service {shown} ({}) has no matching port in its endpoints", port.protocol.value),
+        )
+        .label(format!("endpoint ports: {}", theirs.join(", ")))
+        .related(first.span, format!("ports of {}", describe(&objects[e])))
+        .path(format!("spec.ports[{p}].name"))
+        .help("endpoint ports are matched to Service ports by name and protocol; traffic to this port is rejected"));
+    }
+}

@@ -1,0 +1,130 @@
+//! Suppressions: per object with the annotation `svcc.dev/ignore: "ID,ID"` (or `all`), and per
+//! file with a header comment `# svcc:ignore ID,ID` before the first document's content.
+//! Suppressed findings are counted; a suppression that silences nothing is reported
+//! (`unused-suppression`), so stale ones do not pile up.
+
+use super::registry;
+use crate::diag::Diagnostic;
+use crate::model::Model;
+use crate::source::{FileId, SourceFile, Span};
+use std::collections::HashMap;
+
+pub const ANNOTATION: &str = "svcc.dev/ignore";
+const HEADER_MARKER: &str = "svcc:ignore";
+
+/// One suppressed rule id (or `all`) and where it was written.
+#[derive(Clone, Debug)]
+pub struct Suppression {
+    pub rule: String,
+    pub span: Span,
+}
+
+fn parse_list(text: &str, span: Span) -> Vec<Suppression> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .map(|r| Suppression {
+            rule: if r == "*" {
+                "all".to_owned()
+            } else {
+                r.to_owned()
+            },
+            span,
+        })
+        .collect()
+}
+
+/// The `# svcc:ignore …` lines of a file's leading comment block.
+pub fn file_header(id: FileId, file: &SourceFile) -> Vec<Suppression> {
+    let mut out = Vec::new();
+    let mut offset = 0;
+    for line in file.text.split_inclusive('\n') {
+        let trimmed = line.trim();
+        let start = offset;
+        offset += line.len();
+        if trimmed.is_empty() || trimmed == "---" {
+            continue;
+        }
+        let Some(comment) = trimmed.strip_prefix('#') else {
+            break;
+        };
+        if let Some(rest) = comment.trim().strip_prefix(HEADER_MARKER) {
+            let span = Span::new(id, start, start + line.trim_end().len());
+            out.extend(parse_list(rest, span));
+        }
+    }
+    out
+}
+
+fn matches(s: &Suppression, rule: &str) -> bool {
+    s.rule == "all" || s.rule == rule
+}
+
+/// Removes suppressed findings; returns the rest (plus `unused-suppression` findings) and the
+/// number suppressed.
+pub fn apply(
+    diagnostics: Vec<(Option<usize>, Diagnostic)>,
+    model: &Model,
+    files: &HashMap<FileId, Vec<Suppression>>,
+    selected: &dyn Fn(usize) -> bool,
+) -> (Vec<Diagnostic>, usize) {
+    let object_rules: HashMap<usize, Vec<Suppression>> = model
+        .objects
+        .iter()
+        .enumerate()
+        .filter_map(|(i, o)| {
+            let v = o.meta.annotations.get(ANNOTATION)?;
+            Some((i, parse_list(&v.value, v.span)))
+        })
+        .collect();
+    let mut used: HashMap<(Option<usize>, Span, String), bool> = HashMap::new();
+    let mut kept = Vec::new();
+    let mut suppressed = 0;
+    for (i, d) in diagnostics {
+        let by_object = i
+            .and_then(|i| object_rules.get(&i))
+            .and_then(|list| list.iter().find(|s| matches(s, d.rule)))
+            .map(|s| (i, s));
+        let by_file = files
+            .get(&d.span.file)
+            .and_then(|list| list.iter().find(|s| matches(s, d.rule)))
+            .map(|s| (None, s));
+        match by_object.or(by_file) {
+            Some((owner, s)) if d.rule != "unused-suppression" => {
+                used.insert((owner, s.span, s.rule.clone()), true);
+                suppressed += 1;
+            }
+            _ => kept.push(d),
+        }
+    }
+    let all = object_rules
+        .iter()
+        .filter(|(i, _)| selected(**i))
+        .flat_map(|(i, list)| list.iter().map(move |s| (Some(*i), s)))
+        .chain(
+            files
+                .values()
+                .flat_map(|list| list.iter().map(|s| (None, s))),
+        );
+    for (owner, s) in all {
+        if used.contains_key(&(owner, s.span, s.rule.clone())) {
+            continue;
+        }
+        let known = s.rule == "all" || registry::lookup(&s.rule).is_some();
+        let message = if known {
+            format!("suppression of `{}` silences nothing", s.rule)
+        } else {
+            format!("suppression names unknown rule `{}`", s.rule)
+        };
+        let mut d = Diagnostic::new("unused-suppression", s.span, message)
+            .label("unused")
+            .help("remove it; see `svcc rules` for rule ids");
+        if let Some(i) = owner {
+            d = d
+                .path(format!("metadata.annotations[{ANNOTATION}]"))
+                .object(model.objects[i].object_ref());
+        }
+        kept.push(d);
+    }
+    (kept, suppressed)
+}
