@@ -26,11 +26,15 @@ fn main() {
     let schemas = SchemaSet::new(settings.profile.kubernetes_minor).expect("schemas");
     println!("schemas    {:>8.1} ms", t.elapsed().as_secs_f64() * 1e3);
     let t = Instant::now();
-    let d = svcc::check::run(&model, &settings.profile, &schemas, &settings.levels);
+    let links = svcc::link::link(&model, &settings.profile.default_namespace);
+    println!("link       {:>8.1} ms", t.elapsed().as_secs_f64() * 1e3);
+    let t = Instant::now();
+    let options = svcc::check::RunOptions::default();
+    let d = svcc::check::run(&model, &links, &settings.profile, &schemas, &options);
     println!(
         "check      {:>8.1} ms ({} diagnostics)",
         t.elapsed().as_secs_f64() * 1e3,
-        d.len()
+        d.diagnostics.len()
     );
     let t = Instant::now();
     drop(model);
