@@ -165,6 +165,18 @@ pub struct FileConfig {
     /// Rule id → `off`, `info`, `warning` or `error`.
     #[serde(default)]
     pub rules: BTreeMap<String, String>,
+    #[serde(default)]
+    pub files: FilesTable,
+}
+
+/// Globs for files found while walking directories (paths relative to the working directory).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FilesTable {
+    #[serde(default)]
+    pub include: Vec<String>,
+    #[serde(default)]
+    pub exclude: Vec<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -212,13 +224,15 @@ pub fn read_file_config(path: &Path) -> Result<FileConfig, ConfigError> {
     })
 }
 
-/// `--config FILE`, else `./svcc.toml` when it exists.
+/// `--config FILE`, else the first `svcc.toml` in the working directory or one of its parents.
 pub fn find_config(explicit: Option<&Path>) -> Option<PathBuf> {
     if let Some(p) = explicit {
         return Some(p.to_path_buf());
     }
-    let local = PathBuf::from("svcc.toml");
-    local.is_file().then_some(local)
+    let cwd = std::env::current_dir().ok()?;
+    cwd.ancestors()
+        .map(|dir| dir.join("svcc.toml"))
+        .find(|candidate| candidate.is_file())
 }
 
 #[cfg(test)]

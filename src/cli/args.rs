@@ -51,7 +51,10 @@ pub struct ClusterArgs {
     /// Kubernetes version whose schemas and rules apply (1.33-1.37) [default: 1.37]
     #[arg(long, global = true, value_name = "1.N")]
     pub kubernetes_version: Option<String>,
-    /// Configuration file [default: ./svcc.toml when it exists]
+    /// Namespace of objects that name none [default: default]
+    #[arg(long, short = 'n', global = true, value_name = "NAMESPACE")]
+    pub namespace: Option<String>,
+    /// Configuration file [default: the nearest svcc.toml in this directory or a parent]
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// When to use colours in human output
@@ -79,6 +82,9 @@ pub struct CheckArgs {
     /// Exit 1 when there are warnings, not only errors
     #[arg(long)]
     pub deny_warnings: bool,
+    /// Check and report only objects whose labels match, e.g. `app=web,tier in (a,b),!canary`
+    #[arg(long, short = 'l', value_name = "SELECTOR")]
+    pub selector: Option<String>,
     #[command(flatten)]
     pub limits: LimitArgs,
 }

@@ -53,6 +53,8 @@ pub fn resolve_settings(cluster: &ClusterArgs) -> Result<Settings, ConfigError> 
             }
             profile.default_namespace = v.clone();
         }
+        settings.filter.include = file.files.include.clone();
+        settings.filter.exclude = file.files.exclude.clone();
         for (id, level) in &file.rules {
             if registry::lookup(id).is_none() {
                 return Err(ConfigError {
@@ -80,6 +82,15 @@ pub fn resolve_settings(cluster: &ClusterArgs) -> Result<Settings, ConfigError> 
     if let Some(v) = &cluster.kubernetes_version {
         settings.profile.kubernetes_minor = config::parse_kubernetes_version(v, flag)?;
     }
+    if let Some(v) = &cluster.namespace {
+        if !crate::check::syntax::dns1123_label(v).is_empty() {
+            return Err(ConfigError {
+                origin: flag.to_owned(),
+                message: format!("--namespace `{v}` is not a valid namespace name"),
+            });
+        }
+        settings.profile.default_namespace = v.clone();
+    }
     Ok(settings)
 }
 
@@ -102,6 +113,15 @@ fn check(cluster: &ClusterArgs, args: &CheckArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
+    if let Some(text) = &args.selector {
+        match crate::selector::parse(text) {
+            Ok(s) => settings.selection = Some(s),
+            Err(e) => {
+                eprintln!("svcc: error: {e}");
+                return Ok(ExitCode::from(2));
+            }
+        }
+    }
     settings.max_file_bytes = args.limits.max_file_size;
     settings.limits.max_depth = args.limits.max_depth;
     settings.limits.max_alias_nodes = args.limits.max_alias_nodes;

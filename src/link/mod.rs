@@ -13,6 +13,7 @@
 //! Indices are positions in `Model::objects`. Selection uses an index from label pairs to
 //! workloads, so linking stays linear in the number of objects.
 
+use crate::model::kinds::KindId;
 use crate::model::service::Service;
 use crate::model::workload::Workload;
 use crate::model::{Body, IntOrStr, Model, Object};
@@ -108,7 +109,7 @@ pub fn link(model: &Model, default_namespace: &str) -> Links {
                 continue;
             };
             let selected = if svc.has_selector() && !svc.is_external_name() {
-                workloads.select(ns, svc, objects)
+                workloads.select(ns, svc, objects, &namespaces)
             } else {
                 Vec::new()
             };
@@ -171,10 +172,19 @@ impl<'m> WorkloadIndex<'m> {
         }
     }
 
-    /// Workloads in `ns` whose template labels contain every selector pair.
-    fn select(&self, ns: &str, svc: &Service, objects: &[Object]) -> Vec<usize> {
-        let Some((k, v)) = svc.selector.iter().next() else {
-            return Vec::new();
+    /// Workloads in `ns` whose pods the selector selects. The index is keyed by a pair from
+    /// the template; selectors made only of controller-added labels scan the namespace.
+    fn select(
+        &self,
+        ns: &str,
+        svc: &Service,
+        objects: &[Object],
+        namespaces: &[String],
+    ) -> Vec<usize> {
+        let Some((k, v)) = svc.selector.iter().find(|(k, _)| !is_controller_label(k)) else {
+            return (0..objects.len())
+                .filter(|&i| namespaces[i] == ns && selects(&svc.selector, &objects[i]))
+                .collect();
         };
         let Some(candidates) = self.by_label.get(&(ns, k, v)) else {
             return Vec::new();
@@ -182,13 +192,73 @@ impl<'m> WorkloadIndex<'m> {
         candidates
             .iter()
             .copied()
-            .filter(|&i| {
-                objects[i]
-                    .workload()
-                    .is_some_and(|w| svc.selector.is_subset_of(&w.template.labels))
-            })
+            .filter(|&i| selects(&svc.selector, &objects[i]))
             .collect()
     }
+}
+
+/// Labels that controllers add to the pods they create, which a template does not carry.
+const CONTROLLER_LABELS: [&str; 10] = [
+    "statefulset.kubernetes.io/pod-name",
+    "apps.kubernetes.io/pod-index",
+    "controller-revision-hash",
+    "pod-template-hash",
+    "pod-template-generation",
+    "batch.kubernetes.io/job-name",
+    "job-name",
+    "batch.kubernetes.io/controller-uid",
+    "controller-uid",
+    "batch.kubernetes.io/job-completion-index",
+];
+
+fn is_controller_label(key: &str) -> bool {
+    CONTROLLER_LABELS.contains(&key)
+}
+
+/// Whether an equality selector (a Service's) selects the pods of a workload or a Pod: every
+/// pair is on the pod template, or is a label the workload's controller puts on its pods
+/// (`<statefulset>-<ordinal>` pod names and indices; hashes and uids, which cannot be known
+/// from manifests, are taken to match).
+pub fn selects(selector: &crate::model::StrMap, object: &Object) -> bool {
+    let Some(w) = object.workload() else {
+        return false;
+    };
+    let kind = object.known;
+    let replicas = w.replicas.as_ref().map_or(1, |r| r.value.max(0));
+    selector.iter().all(|(k, v)| {
+        if let Some(l) = w.template.labels.get(k) {
+            return l.value == v;
+        }
+        if kind == Some(KindId::Pod) {
+            return false;
+        }
+        match k {
+            "statefulset.kubernetes.io/pod-name" if kind == Some(KindId::StatefulSet) => v
+                .strip_prefix(object.name())
+                .and_then(|rest| rest.strip_prefix('-'))
+                .and_then(|n| n.parse::<i64>().ok())
+                .is_some_and(|n| (0..replicas).contains(&n)),
+            "apps.kubernetes.io/pod-index" if kind == Some(KindId::StatefulSet) => {
+                v.parse::<i64>().is_ok_and(|n| (0..replicas).contains(&n))
+            }
+            "batch.kubernetes.io/job-name" | "job-name"
+                if matches!(kind, Some(KindId::Job | KindId::CronJob)) =>
+            {
+                kind == Some(KindId::CronJob) || v == object.name()
+            }
+            "controller-revision-hash" => {
+                matches!(kind, Some(KindId::StatefulSet | KindId::DaemonSet))
+            }
+            "pod-template-hash" => matches!(kind, Some(KindId::Deployment | KindId::ReplicaSet)),
+            "pod-template-generation" => kind == Some(KindId::DaemonSet),
+            "batch.kubernetes.io/controller-uid"
+            | "controller-uid"
+            | "batch.kubernetes.io/job-completion-index" => {
+                matches!(kind, Some(KindId::Job | KindId::CronJob))
+            }
+            _ => false,
+        }
+    })
 }
 
 /// kube's `FindPort`: a named targetPort is the first container port (regular containers, then
@@ -222,5 +292,31 @@ pub fn resolve_target(port: &crate::model::service::ServicePort, w: &Workload) -
             port: 0,
             declared: false,
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::yaml::parse_str;
+
+    fn model(text: &str) -> Model {
+        let docs = parse_str(text)
+            .documents
+            .into_iter()
+            .map(|d| (crate::source::FileId(0), d))
+            .collect();
+        crate::model::decode(docs, 37)
+    }
+
+    #[test]
+    fn statefulset_pod_name_labels_select_one_pod() {
+        let m = model("apiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: r}\nspec:\n  replicas: 3\n  serviceName: r\n  selector: {matchLabels: {app: r}}\n  template: {metadata: {labels: {app: r}}, spec: {containers: [{name: c, image: i}]}}\n---\napiVersion: v1\nkind: Service\nmetadata: {name: r-2}\nspec:\n  selector: {app: r, statefulset.kubernetes.io/pod-name: r-2}\n  ports: [{port: 1}]\n---\napiVersion: v1\nkind: Service\nmetadata: {name: r-3}\nspec:\n  selector: {statefulset.kubernetes.io/pod-name: r-3}\n  ports: [{port: 1}]\n");
+        let links = link(&m, "default");
+        assert_eq!(links.service_links[&1].selected, vec![0]);
+        assert!(
+            links.service_links[&2].selected.is_empty(),
+            "ordinal 3 of 3 replicas does not exist"
+        );
     }
 }

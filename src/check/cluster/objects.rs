@@ -11,7 +11,9 @@ pub fn check(_ctx: &Context, model: &Model, links: &Links, f: &mut Findings) {
     let objects = &model.objects;
     let mut seen: HashMap<(&str, &str, &str, &str), usize> = HashMap::new();
     for (i, o) in objects.iter().enumerate() {
-        let Some(name) = &o.meta.name else { continue };
+        let Some(name) = o.meta.name.as_ref().filter(|n| !n.value.is_empty()) else {
+            continue;
+        };
         let group = o.api_version.value.rsplit_once('/').map_or("", |(g, _)| g);
         let key = (
             group,

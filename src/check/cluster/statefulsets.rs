@@ -73,7 +73,7 @@ pub fn check(model: &Model, links: &Links, f: &mut Findings) {
                 .path("spec.serviceName")
                 .help("set `clusterIP: None` on the governing Service (add a second Service for load-balanced traffic)"));
         }
-        let selects = svc.has_selector() && svc.selector.is_subset_of(&w.template.labels);
+        let selects = svc.has_selector() && crate::link::selects(&svc.selector, o);
         if !selects {
             f.add(
                 i,

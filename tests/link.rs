@@ -1,0 +1,360 @@
+//! Cross-object checks on linked clusters: the seed corpus's cross-object files, near misses,
+//! suppressions, selection and configuration.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+fn run_in(dir: &Path, args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_svcc"))
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn svcc");
+    let mut input = child.stdin.take().expect("stdin");
+    if let Some(text) = stdin {
+        input.write_all(text.as_bytes()).expect("write");
+    }
+    drop(input);
+    child.wait_with_output().expect("wait")
+}
+
+fn check_json(args: &[&str], stdin: Option<&str>) -> (Option<i32>, serde_json::Value) {
+    let mut all = vec!["check", "--format", "json"];
+    all.extend_from_slice(args);
+    let out = run_in(Path::new(env!("CARGO_MANIFEST_DIR")), &all, stdin);
+    let v = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{e}: {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (out.status.code(), v)
+}
+
+fn find<'a>(v: &'a serde_json::Value, rule: &str) -> Vec<&'a serde_json::Value> {
+    v["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["rule"] == rule)
+        .collect()
+}
+
+fn at(d: &serde_json::Value) -> (u64, u64) {
+    (d["line"].as_u64().unwrap(), d["column"].as_u64().unwrap())
+}
+
+#[test]
+fn seed_good_cluster_has_no_errors_and_links_everything() {
+    let (code, v) = check_json(&["corpus/seed/good"], None);
+    assert_eq!(code, Some(0), "{v:#}");
+    assert_eq!(v["summary"]["errors"], 0);
+    // Everything is linked: no dangling selector, no missing backends, no orphan Endpoints.
+    for rule in [
+        "selector-matches-nothing",
+        "service-without-backends",
+        "orphan-endpoints",
+        "target-port-not-found",
+        "statefulset-service-missing",
+    ] {
+        assert!(find(&v, rule).is_empty(), "{rule}: {v:#}");
+    }
+    // The only warning is the externalIPs one (CVE-2020-8554).
+    let warnings: Vec<_> = v["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["rule"].as_str().unwrap())
+        .collect();
+    assert_eq!(warnings, ["external-ips-in-use"]);
+}
+
+#[test]
+fn duplicate_nodeport_points_at_both() {
+    let (code, v) = check_json(&["corpus/seed/bad/duplicate-nodeport.yaml"], None);
+    assert_eq!(code, Some(1));
+    let d = find(&v, "duplicate-nodeport");
+    assert_eq!(d.len(), 1, "{v:#}");
+    assert_eq!(d[0]["severity"], "error");
+    assert_eq!(at(d[0]), (23, 17));
+    assert_eq!(d[0]["object"]["name"], "b");
+    assert_eq!(d[0]["related"][0]["line"], 11);
+    assert_eq!(d[0]["related"][0]["message"], "first used here");
+}
+
+#[test]
+fn endpoints_name_mismatch_reports_both_objects() {
+    let (_, v) = check_json(&["corpus/seed/bad/endpoints-name-mismatch.yaml"], None);
+    let svc = find(&v, "service-without-backends");
+    assert_eq!(svc.len(), 1, "{v:#}");
+    assert_eq!(at(svc[0]), (5, 9));
+    assert_eq!(
+        svc[0]["related"][0]["line"], 14,
+        "points at the Endpoints that was probably meant"
+    );
+    let ep = find(&v, "orphan-endpoints");
+    assert_eq!(ep.len(), 1);
+    assert_eq!(at(ep[0]), (14, 9));
+    assert_eq!(ep[0]["object"]["kind"], "Endpoints");
+    assert_eq!(ep[0]["related"][0]["line"], 5);
+    assert!(ep[0]["help"].as_str().unwrap().contains("svc-ep"));
+}
+
+#[test]
+fn selector_matches_nothing_names_the_near_miss() {
+    let (code, v) = check_json(&["corpus/seed/bad/selector-matches-nothing.yaml"], None);
+    let d = find(&v, "selector-matches-nothing");
+    assert_eq!(d.len(), 1, "{v:#}");
+    assert_eq!(d[0]["severity"], "warning");
+    assert_eq!(code, Some(0), "a warning alone exits 0");
+    assert_eq!(
+        at(d[0]),
+        (26, 10),
+        "points at the mismatching value `my-app`"
+    );
+    assert_eq!(d[0]["related"][0]["line"], 12);
+    assert!(d[0]["related"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("app: myapp"));
+    assert_eq!(d[0]["help"], "did you mean `app: myapp`?");
+}
+
+#[test]
+fn named_target_port_missing_lists_existing_names() {
+    let (code, v) = check_json(&["corpus/seed/bad/named-targetport-missing.yaml"], None);
+    assert_eq!(code, Some(1));
+    let d = find(&v, "target-port-not-found");
+    assert_eq!(d.len(), 1, "{v:#}");
+    assert_eq!(at(d[0]), (30, 19));
+    assert!(d[0]["message"].as_str().unwrap().contains("`web`"));
+    assert!(d[0]["related"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("Deployment `myapp`"));
+    let out = run_in(
+        Path::new(env!("CARGO_MANIFEST_DIR")),
+        &["check", "corpus/seed/bad/named-targetport-missing.yaml"],
+        None,
+    );
+    let human = String::from_utf8_lossy(&out.stdout);
+    assert!(human.contains("named ports there: `http`"), "{human}");
+}
+
+const STS: &str = r#"apiVersion: v1
+kind: Service
+metadata: {name: db}
+spec:
+  selector: {app: db}
+  ports: [{name: pg, port: 5432}]
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db}
+spec:
+  serviceName: db
+  selector: {matchLabels: {app: db}}
+  template:
+    metadata: {labels: {app: db}}
+    spec:
+      containers: [{name: pg, image: postgres, ports: [{name: pg, containerPort: 5432}]}]
+"#;
+
+#[test]
+fn statefulset_needs_a_headless_governing_service() {
+    let (_, v) = check_json(&["-"], Some(STS));
+    let d = find(&v, "statefulset-service-not-headless");
+    assert_eq!(d.len(), 1, "{v:#}");
+    assert_eq!(at(d[0]), (12, 16));
+    let fixed = STS.replace(
+        "spec:\n  selector: {app: db}",
+        "spec:\n  clusterIP: None\n  selector: {app: db}",
+    );
+    let (code, v) = check_json(&["-"], Some(&fixed));
+    assert_eq!(code, Some(0));
+    assert!(v["diagnostics"].as_array().unwrap().is_empty(), "{v:#}");
+    let missing = fixed.replace("serviceName: db", "serviceName: dbs");
+    let (_, v) = check_json(&["-"], Some(&missing));
+    let d = find(&v, "statefulset-service-missing");
+    assert_eq!(d[0]["help"], "did you mean `db`?", "{v:#}");
+}
+
+#[test]
+fn cross_namespace_selection_is_explained() {
+    let input = "apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: front}\nspec:\n  selector: {app: web}\n  ports: [{port: 80}]\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: web, namespace: back, labels: {app: web}}\nspec:\n  containers: [{name: c, image: nginx}]\n";
+    let (_, v) = check_json(&["-"], Some(input));
+    let d = find(&v, "selector-matches-nothing");
+    assert_eq!(d.len(), 1, "{v:#}");
+    assert!(d[0]["related"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("namespace `back`"));
+    assert!(d[0]["help"].as_str().unwrap().contains("own namespace"));
+}
+
+#[test]
+fn objects_without_namespace_share_the_default_one() {
+    // Two files of one example, no namespaces: the Service finds the Deployment.
+    let (_, v) = check_json(
+        &[
+            "corpus/seed/good/deploy.yaml",
+            "corpus/seed/good/svc-clusterip.yaml",
+        ],
+        None,
+    );
+    assert!(find(&v, "selector-matches-nothing").is_empty(), "{v:#}");
+    // With one of them put elsewhere by --namespace … both move, so they still match.
+    let (_, v) = check_json(
+        &[
+            "--namespace",
+            "shop",
+            "corpus/seed/good/deploy.yaml",
+            "corpus/seed/good/svc-clusterip.yaml",
+        ],
+        None,
+    );
+    assert!(find(&v, "selector-matches-nothing").is_empty(), "{v:#}");
+}
+
+#[test]
+fn live_dumps_do_not_count_as_hand_written_endpoints() {
+    let hand = "apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n  selector: {app: web}\n  ports: [{port: 80}]\n---\napiVersion: v1\nkind: Endpoints\nmetadata: {name: web}\nsubsets: [{addresses: [{ip: 10.1.0.5}], ports: [{port: 80}]}]\n";
+    let (_, v) = check_json(&["-"], Some(hand));
+    assert_eq!(find(&v, "endpoints-overwritten").len(), 1, "{v:#}");
+    let live = hand.replace(
+        "kind: Endpoints\nmetadata: {name: web}",
+        "kind: Endpoints\nmetadata: {name: web, uid: 0b5f, resourceVersion: \"42\"}",
+    );
+    let (_, v) = check_json(&["-"], Some(&live));
+    assert!(find(&v, "endpoints-overwritten").is_empty(), "{v:#}");
+}
+
+#[test]
+fn duplicate_objects_and_cluster_ips() {
+    let input = "apiVersion: v1\nkind: Service\nmetadata: {name: a}\nspec:\n  clusterIP: 10.96.0.20\n  ports: [{port: 80}]\n---\napiVersion: v1\nkind: Service\nmetadata: {name: a}\nspec:\n  clusterIP: 10.96.0.20\n  ports: [{port: 80}]\n";
+    let (code, v) = check_json(&["-"], Some(input));
+    assert_eq!(code, Some(1));
+    assert_eq!(find(&v, "duplicate-object").len(), 1, "{v:#}");
+    assert_eq!(at(find(&v, "duplicate-object")[0]), (10, 18));
+    assert_eq!(at(find(&v, "duplicate-cluster-ip")[0]), (12, 14));
+}
+
+#[test]
+fn suppressions_by_annotation_and_file_header() {
+    let svc = "apiVersion: v1\nkind: Service\nmetadata:\n  name: a\n  annotations:\n    svcc.dev/ignore: \"external-ips-in-use\"\nspec:\n  externalIPs: [192.0.2.1]\n  ports: [{port: 80}]\n";
+    let (code, v) = check_json(&["-"], Some(svc));
+    assert_eq!(code, Some(0));
+    assert!(find(&v, "external-ips-in-use").is_empty(), "{v:#}");
+    // The summary counts what was suppressed (human output says it).
+    let out = run_in(
+        Path::new(env!("CARGO_MANIFEST_DIR")),
+        &["check", "-"],
+        Some(svc),
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("1 suppressed"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    // A suppression that silences nothing is reported.
+    let stale = svc.replace("externalIPs: [192.0.2.1]\n  ", "");
+    let (_, v) = check_json(&["-"], Some(&stale));
+    let d = find(&v, "unused-suppression");
+    assert_eq!(d.len(), 1, "{v:#}");
+    assert_eq!(at(d[0]), (6, 22));
+    // A header comment silences a rule for the whole file.
+    let header = format!("# svcc:ignore external-ips-in-use, nodeport-out-of-range\n{svc}")
+        .replace(
+            "    svcc.dev/ignore: \"external-ips-in-use\"\n",
+            "    x: y\n",
+        );
+    let (code, v) = check_json(&["-"], Some(&header));
+    assert_eq!(code, Some(0));
+    let unused = find(&v, "unused-suppression");
+    assert_eq!(
+        unused.len(),
+        1,
+        "nodeport-out-of-range silenced nothing: {v:#}"
+    );
+    assert_eq!(at(unused[0]), (1, 1));
+}
+
+#[test]
+fn selection_restricts_checks_to_matching_objects() {
+    let input = "apiVersion: v1\nkind: Service\nmetadata: {name: a, labels: {team: x}}\nspec:\n  ports: [{port: 0}]\n---\napiVersion: v1\nkind: Service\nmetadata: {name: b, labels: {team: y}}\nspec:\n  ports: [{port: 0}]\n";
+    let (_, v) = check_json(&["-l", "team=x", "-"], Some(input));
+    let names: Vec<&str> = v["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["object"]["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.iter().all(|n| *n == "a") && !names.is_empty(),
+        "{v:#}"
+    );
+    let (_, v) = check_json(&["-l", "team notin (x)", "-"], Some(input));
+    assert!(v["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|d| d["object"]["name"] == "b"));
+    let out = run_in(
+        Path::new(env!("CARGO_MANIFEST_DIR")),
+        &["check", "-l", "team in (x", "-"],
+        Some(input),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("column"));
+}
+
+#[test]
+fn config_is_found_upward_with_rules_and_globs() {
+    let dir = tempfile::tempdir().unwrap();
+    let sub = dir.path().join("app/manifests");
+    std::fs::create_dir_all(&sub).unwrap();
+    std::fs::write(
+        dir.path().join("svcc.toml"),
+        "[cluster]\ndefault-namespace = \"shop\"\n[rules]\nexternal-ips-in-use = \"off\"\nselector-matches-nothing = \"error\"\n[files]\nexclude = [\"**/generated/*.yaml\"]\n",
+    )
+    .unwrap();
+    std::fs::write(sub.join("svc.yaml"), "apiVersion: v1\nkind: Service\nmetadata: {name: a}\nspec:\n  selector: {app: a}\n  externalIPs: [192.0.2.1]\n  ports: [{port: 80}]\n").unwrap();
+    std::fs::create_dir(sub.join("generated")).unwrap();
+    std::fs::write(
+        sub.join("generated/bad.yaml"),
+        "apiVersion: v1\nkind: Service\nmetadata: {name: b}\nspec:\n  ports: [{port: 0}]\n",
+    )
+    .unwrap();
+    let out = run_in(&sub, &["check", "--format", "json", "."], None);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{v:#}");
+    let rules: Vec<&str> = v["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["rule"].as_str().unwrap())
+        .collect();
+    assert_eq!(rules, ["selector-matches-nothing"], "{v:#}");
+    assert_eq!(v["diagnostics"][0]["severity"], "error");
+    assert!(v["diagnostics"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("namespace `shop`"));
+    // The excluded file is still read when named explicitly.
+    let out = run_in(&sub, &["check", "generated/bad.yaml"], None);
+    assert_eq!(out.status.code(), Some(1));
+    // A malformed config is a clear error with its line.
+    std::fs::write(
+        dir.path().join("svcc.toml"),
+        "[rules]\nexternal-ips-in-use = \"loud\"\n",
+    )
+    .unwrap();
+    let out = run_in(&sub, &["check", "."], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("expected off, info, warning or error"));
+}
