@@ -128,3 +128,77 @@ fn check_loaded(
         summary,
     })
 }
+
+/// A checked input and, when it has no errors, its plan.
+#[derive(Debug)]
+pub struct Compiled {
+    pub outcome: Outcome,
+    /// `None` when `check` found errors: nothing may be emitted.
+    pub plan: Option<crate::plan::Plan>,
+}
+
+/// Checks, then lowers to a plan unless there are errors. Allocation notes (`info`) are added
+/// to the outcome's diagnostics.
+pub fn compile(
+    paths: &[PathBuf],
+    settings: &Settings,
+    options: &crate::plan::LowerOptions,
+) -> Result<Compiled, check::schema::SchemaError> {
+    Ok(lower_checked(
+        check_paths(paths, settings)?,
+        settings,
+        options,
+    ))
+}
+
+/// [`compile`] for in-memory text (tests, examples).
+pub fn compile_text(
+    name: &str,
+    text: &str,
+    settings: &Settings,
+    options: &crate::plan::LowerOptions,
+) -> Result<Compiled, check::schema::SchemaError> {
+    Ok(lower_checked(
+        check_text(name, text, settings)?,
+        settings,
+        options,
+    ))
+}
+
+fn lower_checked(
+    mut outcome: Outcome,
+    settings: &Settings,
+    options: &crate::plan::LowerOptions,
+) -> Compiled {
+    if outcome.has_errors() || !outcome.errors.is_empty() {
+        return Compiled {
+            outcome,
+            plan: None,
+        };
+    }
+    let (plan, notes) =
+        crate::plan::lower(&outcome.model, &outcome.links, &settings.profile, options);
+    let notes = check::settle_order(
+        notes
+            .into_iter()
+            .filter_map(|mut d| {
+                match settings.levels.get(d.rule) {
+                    Some(Level::Off) => return None,
+                    Some(Level::On(s)) => d.severity = *s,
+                    None => {
+                        d.severity =
+                            check::registry::lookup(d.rule).map_or(Severity::Info, |r| r.severity)
+                    }
+                }
+                Some(d)
+            })
+            .collect(),
+    );
+    outcome.summary.count(&notes);
+    outcome.diagnostics.extend(notes);
+    outcome.diagnostics = check::settle_order(std::mem::take(&mut outcome.diagnostics));
+    Compiled {
+        outcome,
+        plan: Some(plan),
+    }
+}

@@ -7,7 +7,8 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use svcc::check::registry::{RuleInfo, CATALOGUE};
 use svcc::diag::{Diagnostic, Severity};
-use svcc::pipeline::{check_text, Settings};
+use svcc::pipeline::{compile_text, Settings};
+use svcc::plan::LowerOptions;
 
 /// The sections of a rule document, in order.
 const HEADINGS: [&str; 5] = [
@@ -58,8 +59,11 @@ fn headings(body: &str) -> Vec<&str> {
 
 fn run(rule: &RuleInfo, which: &str, text: &str) -> Vec<Diagnostic> {
     let name = format!("{}-{}.yaml", rule.id, which);
-    let outcome = check_text(&name, text, &Settings::default())
-        .unwrap_or_else(|e| panic!("{}: checking the {which} example failed: {e}", rule.id));
+    // Compiling runs every check and, when there is no error, lowering (whose allocation
+    // notes are rules too).
+    let outcome = compile_text(&name, text, &Settings::default(), &LowerOptions::default())
+        .unwrap_or_else(|e| panic!("{}: checking the {which} example failed: {e}", rule.id))
+        .outcome;
     assert!(
         outcome.errors.is_empty(),
         "{}: input errors in the {which} example: {:?}",

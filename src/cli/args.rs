@@ -21,6 +21,8 @@ pub enum Command {
     /// Check manifests and report problems (exit 1 when errors are found)
     #[command(alias = "lint")]
     Check(CheckArgs),
+    /// Compile manifests for a node: writes the target to stdout, nothing when there are errors
+    Compile(CompileArgs),
     /// List the rules svcc checks
     Rules(RulesArgs),
     /// Explain one rule: what it checks, why, and examples
@@ -118,4 +120,28 @@ pub enum RulesFormat {
     Human,
     Json,
     Markdown,
+}
+
+#[derive(Debug, Args)]
+pub struct CompileArgs {
+    /// Files or directories to compile (`-` reads standard input) [default: .]
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// What to produce
+    #[arg(long, short = 't', value_enum)]
+    pub target: crate::emit::Target,
+    /// The node to compile for: its endpoints are local (traffic policy `Local`)
+    #[arg(long, value_name = "NAME")]
+    pub node: Option<String>,
+    /// Format of diagnostics, which go to standard error
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+    /// Only report errors on standard error (no warnings or allocation notes)
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+    /// Check and compile only objects whose labels match
+    #[arg(long, short = 'l', value_name = "SELECTOR")]
+    pub selector: Option<String>,
+    #[command(flatten)]
+    pub limits: LimitArgs,
 }

@@ -14,6 +14,7 @@ use std::process::ExitCode;
 pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match &cli.command {
         Command::Check(args) => check(&cli.cluster, args),
+        Command::Compile(args) => super::compile::run(&cli.cluster, args),
         Command::Rules(args) => rules(args),
         Command::Explain { id } => explain(id),
         Command::Completions { shell } => {
@@ -94,7 +95,7 @@ pub fn resolve_settings(cluster: &ClusterArgs) -> Result<Settings, ConfigError> 
     Ok(settings)
 }
 
-fn use_color(choice: ColorChoice) -> bool {
+pub(super) fn use_color(choice: ColorChoice) -> bool {
     match choice {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
@@ -151,7 +152,7 @@ fn check(cluster: &ClusterArgs, args: &CheckArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::from(code))
 }
 
-fn exit_code(outcome: &pipeline::Outcome, deny_warnings: bool) -> u8 {
+pub(super) fn exit_code(outcome: &pipeline::Outcome, deny_warnings: bool) -> u8 {
     if !outcome.errors.is_empty() {
         2
     } else if outcome.has_errors()

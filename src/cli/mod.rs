@@ -4,6 +4,7 @@
 
 mod args;
 mod commands;
+mod compile;
 
 pub use args::Cli;
 

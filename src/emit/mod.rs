@@ -1,0 +1,11 @@
+//! Emit stage: the plan rendered for each target. Targets are dumb: they import only `plan`,
+//! format it, and decide nothing (DESIGN.md principle 4).
+
+pub mod plan_json;
+
+/// What `svcc compile --target` can produce.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Target {
+    /// The plan as JSON (the contract every other target is rendered from)
+    Plan,
+}

@@ -1,0 +1,590 @@
+//! Lowering: the checked, linked model to the [`Plan`].
+//!
+//! Every dataplane decision is made here, once: which addresses a Service answers on, which
+//! endpoints back each port (EndpointSlices, else Endpoints, else selected Pods with a
+//! `status.podIP`, as `kubectl get svc,endpointslices,pods -o yaml` dumps and hand-written
+//! Endpoints both compile), which of them are usable under each traffic policy, and what the
+//! missing clusterIPs and nodePorts are.
+
+use super::allocate;
+use super::*;
+use crate::check::syntax;
+use crate::config::Profile;
+use crate::diag::Diagnostic;
+use crate::link::{resolve_target, Links, Target};
+use crate::model::endpoints::EndpointPort;
+use crate::model::kinds::KindId;
+use crate::model::service::{Service, ServicePort};
+use crate::model::{Body, Model, Object};
+use std::collections::{BTreeMap, HashSet};
+
+#[derive(Clone, Debug, Default)]
+pub struct LowerOptions {
+    /// The node the plan is for: its endpoints are local.
+    pub node: Option<String>,
+}
+
+/// Lowers the model. The caller has checked it: lowering assumes valid values and skips what
+/// does not parse rather than failing. Returns the plan and `info` diagnostics for allocations.
+pub fn lower(
+    model: &Model,
+    links: &Links,
+    profile: &Profile,
+    options: &LowerOptions,
+) -> (Plan, Vec<Diagnostic>) {
+    let objects = &model.objects;
+    let mut order: Vec<(&str, &str, usize)> = links
+        .services
+        .iter()
+        .flat_map(|(ns, m)| {
+            m.iter()
+                .map(move |(name, &i)| (ns.as_str(), name.as_str(), i))
+        })
+        .collect();
+    order.sort();
+    let mut taken_ips: HashSet<IpAddr> = HashSet::new();
+    let mut taken_ports: HashSet<u16> = HashSet::new();
+    for &(_, _, i) in &order {
+        let Some(svc) = objects[i].service() else {
+            continue;
+        };
+        for ip in &svc.cluster_ips {
+            if let Ok((addr, _)) = syntax::parse_ip(&ip.value) {
+                taken_ips.insert(addr);
+            }
+        }
+        for p in &svc.ports {
+            if let Some(np) = p
+                .node_port
+                .as_ref()
+                .and_then(|n| u16::try_from(n.value).ok())
+            {
+                taken_ports.insert(np);
+            }
+        }
+        if let Some(h) = svc
+            .health_check_node_port
+            .as_ref()
+            .and_then(|h| u16::try_from(h.value).ok())
+        {
+            taken_ports.insert(h);
+        }
+    }
+    let mut diagnostics = Vec::new();
+    let mut services = Vec::new();
+    for &(ns, name, i) in &order {
+        let o = &objects[i];
+        let Some(svc) = o.service() else { continue };
+        let origin = |path: &str, span| Origin {
+            kind: "Service".to_owned(),
+            namespace: ns.to_owned(),
+            name: name.to_owned(),
+            path: path.to_owned(),
+            span,
+        };
+        let cluster_ips = cluster_ips(ns, name, o, svc, profile, &mut taken_ips, &mut diagnostics);
+        let ports = svc
+            .ports
+            .iter()
+            .enumerate()
+            .filter_map(|(p, port)| {
+                let mut plan = port_plan(i, p, port, svc, model, links, options)?;
+                plan.origin = origin(&format!("spec.ports[{p}]"), port.span);
+                plan.node_port = node_port(
+                    ns,
+                    name,
+                    p,
+                    port,
+                    svc,
+                    profile,
+                    &mut taken_ports,
+                    o,
+                    &mut diagnostics,
+                );
+                Some(plan)
+            })
+            .collect::<Vec<_>>();
+        // Ports sharing a `port` number share the allocated nodePort (53/TCP + 53/UDP).
+        let ports = share_node_ports(ports);
+        services.push(ServicePlan {
+            namespace: ns.to_owned(),
+            name: name.to_owned(),
+            service_type: match svc.service_type.value.as_str() {
+                "NodePort" => ServiceType::NodePort,
+                "LoadBalancer" => ServiceType::LoadBalancer,
+                "ExternalName" => ServiceType::ExternalName,
+                _ => ServiceType::ClusterIP,
+            },
+            headless: svc.is_headless(),
+            cluster_ips,
+            external_name: svc
+                .external_name
+                .as_ref()
+                .filter(|_| svc.is_external_name())
+                .map(|n| n.value.trim_end_matches('.').to_owned()),
+            external_ips: if svc.is_headless() || svc.is_external_name() {
+                Vec::new()
+            } else {
+                parse_ips(svc.external_ips.iter().map(|s| s.value.as_str()))
+            },
+            load_balancer_ips: load_balancer_ips(o, svc),
+            source_ranges: svc
+                .load_balancer_source_ranges
+                .iter()
+                .filter_map(|r| syntax::parse_cidr(r.value.trim()).ok().map(|(n, _)| n))
+                .collect(),
+            affinity_timeout: svc
+                .affinity_timeout
+                .as_ref()
+                .filter(|_| !svc.is_headless())
+                .and_then(|t| u32::try_from(t.value).ok()),
+            external_traffic_local: svc.external_traffic_policy() == Some("Local"),
+            internal_traffic_local: svc.internal_traffic_policy() == Some("Local"),
+            health_check_node_port: svc
+                .health_check_node_port
+                .as_ref()
+                .and_then(|h| u16::try_from(h.value).ok()),
+            publish_not_ready_addresses: svc.publish_not_ready_addresses,
+            ports,
+            origin: origin("", o.head_span()),
+        });
+    }
+    let plan = Plan {
+        format: FORMAT,
+        cluster: ClusterPlan {
+            cluster_domain: profile.cluster_domain.clone(),
+            service_cidrs: profile.service_cidrs.clone(),
+            node_port_range: profile.node_port_range,
+            node: options.node.clone(),
+        },
+        services,
+    };
+    (plan, diagnostics)
+}
+
+fn parse_ips<'a>(values: impl Iterator<Item = &'a str>) -> Vec<IpAddr> {
+    values
+        .filter_map(|v| syntax::parse_ip(v).ok().map(|(a, _)| a))
+        .collect()
+}
+
+fn load_balancer_ips(o: &Object, svc: &Service) -> Vec<IpAddr> {
+    if !svc.type_is("LoadBalancer") {
+        return Vec::new();
+    }
+    let status = o.root.get("status").and_then(|s| s.get("loadBalancer"));
+    let proxied: Vec<&str> = status
+        .map(|lb| lb.get("ingress").map_or(&[][..], |n| n.as_seq()))
+        .unwrap_or(&[])
+        .iter()
+        .filter(|i| i.get("ipMode").and_then(|m| m.as_str()) == Some("Proxy"))
+        .filter_map(|i| i.get("ip").and_then(|m| m.as_str()))
+        .collect();
+    let mut ips = parse_ips(
+        svc.load_balancer_ip
+            .iter()
+            .map(|s| s.value.as_str())
+            .chain(
+                svc.load_balancer_ingress
+                    .iter()
+                    .filter_map(|i| i.ip.as_ref().map(|s| s.value.as_str())),
+            )
+            .filter(|ip| !proxied.contains(ip)),
+    );
+    ips.sort();
+    ips.dedup();
+    ips
+}
+
+/// The Service's cluster IPs: as written, or allocated for the families its policy asks for.
+fn cluster_ips(
+    ns: &str,
+    name: &str,
+    o: &Object,
+    svc: &Service,
+    profile: &Profile,
+    taken: &mut HashSet<IpAddr>,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Vec<ClusterIp> {
+    if svc.is_headless() || svc.is_external_name() {
+        return Vec::new();
+    }
+    let written: Vec<ClusterIp> = parse_ips(svc.cluster_ips.iter().map(|s| s.value.as_str()))
+        .into_iter()
+        .map(|ip| ClusterIp {
+            ip,
+            allocated: false,
+        })
+        .collect();
+    let policy = svc
+        .ip_family_policy
+        .as_ref()
+        .map_or("SingleStack", |p| p.value.as_str());
+    let mut families: Vec<&str> = if !svc.ip_families.is_empty() {
+        svc.ip_families.iter().map(|f| f.value.as_str()).collect()
+    } else if let Some(first) = written.first() {
+        vec![syntax::family(first.ip)]
+    } else {
+        vec![profile.primary_family()]
+    };
+    if policy != "SingleStack" && profile.is_dual_stack() && families.len() == 1 {
+        let other = if families[0] == "IPv4" {
+            "IPv6"
+        } else {
+            "IPv4"
+        };
+        families.push(other);
+    }
+    let mut out = written;
+    for family in families {
+        if out.iter().any(|c| syntax::family(c.ip) == family) {
+            continue;
+        }
+        let Some(cidr) = profile.cidr_for(family) else {
+            continue;
+        };
+        let key = format!("{ns}/{name}/{family}");
+        if let Some(ip) = allocate::cluster_ip(cidr, &key, taken) {
+            diagnostics.push(
+                Diagnostic::new("allocated-cluster-ip", o.head_span(), format!("Service `{ns}/{name}` gets clusterIP {ip}"))
+                    .label("allocated: the manifest sets none")
+                    .path("spec.clusterIP")
+                    .object(o.object_ref())
+                    .help("write `clusterIP` to pin the address; svcc allocates deterministically from the service CIDR"),
+            );
+            out.push(ClusterIp {
+                ip,
+                allocated: true,
+            });
+        }
+    }
+    out
+}
+
+#[allow(clippy::too_many_arguments)]
+fn node_port(
+    ns: &str,
+    name: &str,
+    p: usize,
+    port: &ServicePort,
+    svc: &Service,
+    profile: &Profile,
+    taken: &mut HashSet<u16>,
+    o: &Object,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Option<NodePort> {
+    if let Some(np) = port
+        .node_port
+        .as_ref()
+        .and_then(|n| u16::try_from(n.value).ok())
+    {
+        if svc.type_is("NodePort") || svc.type_is("LoadBalancer") {
+            return Some(NodePort {
+                port: np,
+                allocated: false,
+            });
+        }
+        return None;
+    }
+    if !svc.allocates_node_ports() {
+        return None;
+    }
+    let number = port.port.as_ref()?.value;
+    let key = format!("{ns}/{name}/{number}");
+    let allocated = allocate::node_port(profile.node_port_range, &key, taken)?;
+    diagnostics.push(
+        Diagnostic::new(
+            "allocated-node-port",
+            port.span,
+            format!("port {number} of Service `{ns}/{name}` gets nodePort {allocated}"),
+        )
+        .label("allocated: the manifest sets none")
+        .path(format!("spec.ports[{p}].nodePort"))
+        .object(o.object_ref())
+        .help(
+            "write `nodePort` to pin it; svcc allocates deterministically from the NodePort range",
+        ),
+    );
+    Some(NodePort {
+        port: allocated,
+        allocated: true,
+    })
+}
+
+/// Gives ports that share a `port` number the first one's allocated nodePort.
+fn share_node_ports(mut ports: Vec<PortPlan>) -> Vec<PortPlan> {
+    let mut by_number: BTreeMap<u16, NodePort> = BTreeMap::new();
+    for p in &mut ports {
+        match (p.node_port, by_number.get(&p.port)) {
+            (Some(np), Some(first)) if np.allocated => p.node_port = Some(*first),
+            (Some(np), None) => {
+                by_number.insert(p.port, np);
+            }
+            _ => {}
+        }
+    }
+    ports
+}
+
+/// One Service port's endpoints and their eligibility.
+fn port_plan(
+    i: usize,
+    p: usize,
+    port: &ServicePort,
+    svc: &Service,
+    model: &Model,
+    links: &Links,
+    options: &LowerOptions,
+) -> Option<PortPlan> {
+    let number = u16::try_from(port.port.as_ref()?.value).ok()?;
+    let protocol = Protocol::parse(&port.protocol.value)?;
+    let sl = links.service_links.get(&i)?;
+    let mut endpoints = if !sl.slices.is_empty() {
+        from_slices(&sl.slices, port, model, links)
+    } else if !sl.endpoints.is_empty() {
+        from_endpoints(&sl.endpoints, port, model, links)
+    } else {
+        from_pods(&sl.selected, port, model, links, p, i)
+    };
+    if svc.publish_not_ready_addresses {
+        for e in &mut endpoints {
+            e.ready = true;
+            e.serving = true;
+        }
+    }
+    endpoints.sort_by_key(Endpoint::key);
+    endpoints.dedup_by_key(|e| e.key());
+    let usable = |e: &Endpoint, ready: bool| {
+        if ready {
+            e.ready
+        } else {
+            e.serving && e.terminating
+        }
+    };
+    let pick = |filter: &dyn Fn(&Endpoint) -> bool| -> Vec<usize> {
+        let ready: Vec<usize> = (0..endpoints.len())
+            .filter(|&k| filter(&endpoints[k]) && usable(&endpoints[k], true))
+            .collect();
+        if !ready.is_empty() {
+            return ready;
+        }
+        (0..endpoints.len())
+            .filter(|&k| filter(&endpoints[k]) && usable(&endpoints[k], false))
+            .collect()
+    };
+    let cluster = pick(&|_| true);
+    let local = match &options.node {
+        Some(node) => pick(&|e: &Endpoint| e.node_name.as_deref() == Some(node.as_str())),
+        None => Vec::new(),
+    };
+    Some(PortPlan {
+        name: port.name_str().to_owned(),
+        protocol,
+        port: number,
+        node_port: None,
+        endpoints,
+        cluster,
+        local,
+        origin: Origin {
+            kind: String::new(),
+            namespace: String::new(),
+            name: String::new(),
+            path: String::new(),
+            span: port.span,
+        },
+    })
+}
+
+fn endpoint_origin(
+    o: &Object,
+    links: &Links,
+    index: usize,
+    path: String,
+    span: crate::source::Span,
+) -> Origin {
+    Origin {
+        kind: o.kind.value.clone(),
+        namespace: links.namespace(index).to_owned(),
+        name: o.name().to_owned(),
+        path,
+        span,
+    }
+}
+
+/// The endpoint port serving a Service port: same name and protocol.
+fn matching_port<'a>(
+    ports: &'a [EndpointPort],
+    service_port: &ServicePort,
+) -> Option<(usize, &'a EndpointPort)> {
+    ports.iter().enumerate().find(|(_, ep)| {
+        ep.name_str() == service_port.name_str() && ep.protocol.value == service_port.protocol.value
+    })
+}
+
+fn from_slices(
+    slices: &[usize],
+    port: &ServicePort,
+    model: &Model,
+    links: &Links,
+) -> Vec<Endpoint> {
+    let mut out = Vec::new();
+    for &s in slices {
+        let o = &model.objects[s];
+        let Body::EndpointSlice(slice) = &o.body else {
+            continue;
+        };
+        if !matches!(
+            slice.address_type.as_ref().map(|t| t.value.as_str()),
+            Some("IPv4" | "IPv6")
+        ) {
+            continue;
+        }
+        let Some((_, ep_port)) = matching_port(&slice.ports, port) else {
+            continue;
+        };
+        let Some(number) = ep_port
+            .port
+            .as_ref()
+            .and_then(|n| u16::try_from(n.value).ok())
+        else {
+            continue;
+        };
+        for (k, e) in slice.endpoints.iter().enumerate() {
+            // kube-proxy: a nil `ready` means ready; a nil `serving` means the same as ready.
+            let ready = e.conditions.ready.unwrap_or(true);
+            let serving = e.conditions.serving.unwrap_or(ready);
+            let terminating = e.conditions.terminating.unwrap_or(false);
+            for (a, addr) in e.addresses.iter().enumerate() {
+                let Ok((ip, _)) = syntax::parse_ip(&addr.value) else {
+                    continue;
+                };
+                out.push(Endpoint {
+                    ip,
+                    port: number,
+                    ready,
+                    serving,
+                    terminating,
+                    node_name: e.node_name.as_ref().map(|n| n.value.clone()),
+                    hostname: e.hostname.as_ref().map(|h| h.value.clone()),
+                    origin: endpoint_origin(
+                        o,
+                        links,
+                        s,
+                        format!("endpoints[{k}].addresses[{a}]"),
+                        addr.span,
+                    ),
+                });
+            }
+        }
+    }
+    out
+}
+
+fn from_endpoints(
+    endpoints: &[usize],
+    port: &ServicePort,
+    model: &Model,
+    links: &Links,
+) -> Vec<Endpoint> {
+    let mut out = Vec::new();
+    for &e in endpoints {
+        let o = &model.objects[e];
+        let Body::Endpoints(ep) = &o.body else {
+            continue;
+        };
+        for (s, subset) in ep.subsets.iter().enumerate() {
+            let Some((_, ep_port)) = matching_port(&subset.ports, port) else {
+                continue;
+            };
+            let Some(number) = ep_port
+                .port
+                .as_ref()
+                .and_then(|n| u16::try_from(n.value).ok())
+            else {
+                continue;
+            };
+            for (field, list, ready) in [
+                ("addresses", &subset.addresses, true),
+                ("notReadyAddresses", &subset.not_ready_addresses, false),
+            ] {
+                for (a, addr) in list.iter().enumerate() {
+                    let Some(Ok((ip, _))) = addr.ip.as_ref().map(|i| syntax::parse_ip(&i.value))
+                    else {
+                        continue;
+                    };
+                    out.push(Endpoint {
+                        ip,
+                        port: number,
+                        ready,
+                        serving: ready,
+                        terminating: false,
+                        node_name: addr.node_name.as_ref().map(|n| n.value.clone()),
+                        hostname: addr.hostname.as_ref().map(|h| h.value.clone()),
+                        origin: endpoint_origin(
+                            o,
+                            links,
+                            e,
+                            format!("subsets[{s}].{field}[{a}]"),
+                            addr.span,
+                        ),
+                    });
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Pods selected by the Service that have an IP: the endpoints the controller would write.
+fn from_pods(
+    selected: &[usize],
+    port: &ServicePort,
+    model: &Model,
+    links: &Links,
+    _p: usize,
+    _svc: usize,
+) -> Vec<Endpoint> {
+    let mut out = Vec::new();
+    for &w in selected {
+        let o = &model.objects[w];
+        if o.known != Some(KindId::Pod) {
+            continue;
+        }
+        let Some(wl) = o.workload() else { continue };
+        let Some(status) = &wl.status else { continue };
+        if matches!(status.phase.as_deref(), Some("Succeeded" | "Failed")) {
+            continue;
+        }
+        let number = match resolve_target(port, wl) {
+            Target::Named { port, .. } | Target::Number { port, .. } => port,
+            Target::Missing { .. } => continue,
+        };
+        let Ok(number) = u16::try_from(number) else {
+            continue;
+        };
+        let terminating = o
+            .root
+            .get("metadata")
+            .and_then(|m| m.get("deletionTimestamp"))
+            .is_some();
+        let ready = status.ready == Some(true) && !terminating;
+        let serving = status.ready == Some(true);
+        let ips = status.pod_ips.iter().chain(status.pod_ip.iter());
+        for ip in ips {
+            let Ok((addr, _)) = syntax::parse_ip(&ip.value) else {
+                continue;
+            };
+            out.push(Endpoint {
+                ip: addr,
+                port: number,
+                ready,
+                serving,
+                terminating,
+                node_name: wl.template.spec.node_name.as_ref().map(|n| n.value.clone()),
+                hostname: wl.template.spec.hostname.as_ref().map(|h| h.value.clone()),
+                origin: endpoint_origin(o, links, w, "status.podIP".to_owned(), ip.span),
+            });
+        }
+    }
+    out
+}

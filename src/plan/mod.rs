@@ -1,0 +1,188 @@
+//! The plan: the intermediate representation every target is rendered from.
+//!
+//! Invariants (the contract between lowering and the emitters):
+//! - Services are sorted by (namespace, name); ports keep `spec.ports` order; endpoints are
+//!   sorted by their `ip:port` text as kube-proxy sorts them (so `10.0.0.10:80` comes before
+//!   `10.0.0.2:80`) and are unique per port.
+//! - Every address, port, name and string in a plan has passed the check stage: IPs are
+//!   canonical, names are DNS labels/subdomains, ports are in range. Emitters format; they do
+//!   not validate again and decide nothing.
+//! - `cluster` and `local` of a [`PortPlan`] are the endpoints kube-proxy would use (indices
+//!   into `endpoints`): for Cluster policy the ready endpoints, or, when there are none, the
+//!   serving and terminating ones; for Local policy the same among endpoints on `--node`.
+//!   Topology hints are not applied (svcc does not know the node's zone).
+//! - `allocated: true` marks a clusterIP or nodePort that the manifests left out and lowering
+//!   chose: deterministic (a hash of the Service's identity, probing past addresses already in
+//!   use), so adding or removing an unrelated Service does not move it unless they collide.
+//! - Headless and ExternalName Services are in the plan (DNS needs them) with no cluster IPs.
+
+pub mod allocate;
+pub mod lower;
+
+pub use lower::{lower, LowerOptions};
+
+use crate::source::Span;
+use ipnet::IpNet;
+use serde::Serialize;
+use std::net::IpAddr;
+
+/// Version of the plan's JSON shape (`svcc compile --target plan`).
+pub const FORMAT: u32 = 1;
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Plan {
+    pub format: u32,
+    pub cluster: ClusterPlan,
+    pub services: Vec<ServicePlan>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ClusterPlan {
+    pub cluster_domain: String,
+    pub service_cidrs: Vec<IpNet>,
+    pub node_port_range: (u16, u16),
+    /// The node the plan is for (`--node`): decides which endpoints are local.
+    pub node: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    Tcp,
+    Udp,
+    Sctp,
+}
+
+impl Protocol {
+    pub fn parse(s: &str) -> Option<Protocol> {
+        match s {
+            "TCP" => Some(Protocol::Tcp),
+            "UDP" => Some(Protocol::Udp),
+            "SCTP" => Some(Protocol::Sctp),
+            _ => None,
+        }
+    }
+
+    /// Lower-case name, as nft and kube-proxy's chain names write it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Tcp => "tcp",
+            Protocol::Udp => "udp",
+            Protocol::Sctp => "sctp",
+        }
+    }
+}
+
+/// Where a plan entry came from, for explanations and traces.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Origin {
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
+    /// Field path in API-server notation.
+    pub path: String,
+    #[serde(skip)]
+    pub span: Span,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct ClusterIp {
+    pub ip: IpAddr,
+    pub allocated: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct NodePort {
+    pub port: u16,
+    pub allocated: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ServiceType {
+    ClusterIP,
+    NodePort,
+    LoadBalancer,
+    ExternalName,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ServicePlan {
+    pub namespace: String,
+    pub name: String,
+    #[serde(rename = "type")]
+    pub service_type: ServiceType,
+    pub headless: bool,
+    /// Primary family first.
+    pub cluster_ips: Vec<ClusterIp>,
+    /// ExternalName target, without a trailing dot.
+    pub external_name: Option<String>,
+    pub external_ips: Vec<IpAddr>,
+    /// `spec.loadBalancerIP` and `status.loadBalancer.ingress[].ip` (not `ipMode: Proxy`).
+    pub load_balancer_ips: Vec<IpAddr>,
+    pub source_ranges: Vec<IpNet>,
+    /// ClientIP affinity timeout in seconds.
+    pub affinity_timeout: Option<u32>,
+    pub external_traffic_local: bool,
+    pub internal_traffic_local: bool,
+    pub health_check_node_port: Option<u16>,
+    pub publish_not_ready_addresses: bool,
+    pub ports: Vec<PortPlan>,
+    pub origin: Origin,
+}
+
+impl ServicePlan {
+    /// `namespace/name`, as kube-proxy's names and comments write it.
+    pub fn id(&self) -> String {
+        format!("{}/{}", self.namespace, self.name)
+    }
+
+    /// NodePort traffic, externalIPs or LoadBalancer IPs reach it.
+    pub fn is_externally_accessible(&self) -> bool {
+        self.ports.iter().any(|p| p.node_port.is_some())
+            || !self.external_ips.is_empty()
+            || !self.load_balancer_ips.is_empty()
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PortPlan {
+    /// Service port name (`""` when the only port is unnamed).
+    pub name: String,
+    pub protocol: Protocol,
+    pub port: u16,
+    pub node_port: Option<NodePort>,
+    pub endpoints: Vec<Endpoint>,
+    /// Indices into `endpoints` used for Cluster traffic policy.
+    pub cluster: Vec<usize>,
+    /// Indices into `endpoints` used for Local traffic policy (on `--node`).
+    pub local: Vec<usize>,
+    pub origin: Origin,
+}
+
+impl PortPlan {
+    /// Any ready, or serving and terminating, endpoint anywhere (kube-proxy's `hasEndpoints`).
+    pub fn has_endpoints(&self) -> bool {
+        !self.cluster.is_empty()
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Endpoint {
+    pub ip: IpAddr,
+    pub port: u16,
+    pub ready: bool,
+    pub serving: bool,
+    pub terminating: bool,
+    pub node_name: Option<String>,
+    /// DNS hostname (EndpointSlice/Endpoints `hostname`, or the Pod's `hostname`).
+    pub hostname: Option<String>,
+    pub origin: Origin,
+}
+
+impl Endpoint {
+    /// `ip:port` (`[ip]:port` for IPv6), kube-proxy's sort key.
+    pub fn key(&self) -> String {
+        std::net::SocketAddr::new(self.ip, self.port).to_string()
+    }
+}
