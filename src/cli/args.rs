@@ -91,6 +91,27 @@ pub struct CheckArgs {
     pub limits: LimitArgs,
 }
 
+/// Options of the DNS target.
+#[derive(Debug, Args)]
+pub struct DnsArgs {
+    /// TTL of the zone's records, in seconds
+    #[arg(long, value_name = "SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u32).range(0..=2147483647))]
+    pub ttl: u32,
+    /// Address of `ns.dns.<zone>` when the input has no kube-system/kube-dns Service
+    /// [default: the 10th address of the service CIDR]
+    #[arg(long, value_name = "IP")]
+    pub dns_address: Option<std::net::IpAddr>,
+    /// Also produce PTR zones (`in-addr.arpa`, `ip6.arpa`); needs `--out-dir`
+    #[arg(long)]
+    pub reverse: bool,
+    /// Write each zone to DIR/db.<zone> instead of the forward zone to stdout
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
+    /// Fixed SOA serial [default: derived from the zone's content]
+    #[arg(long, value_name = "N")]
+    pub serial: Option<u32>,
+}
+
 /// Bounds on hostile input.
 #[derive(Debug, Args)]
 pub struct LimitArgs {
@@ -142,6 +163,8 @@ pub struct CompileArgs {
     /// Check and compile only objects whose labels match
     #[arg(long, short = 'l', value_name = "SELECTOR")]
     pub selector: Option<String>,
+    #[command(flatten)]
+    pub dns: DnsArgs,
     #[command(flatten)]
     pub limits: LimitArgs,
 }

@@ -76,6 +76,7 @@ pub fn run(cluster: &ClusterArgs, args: &CompileArgs) -> anyhow::Result<ExitCode
     let mut rendered = Vec::new();
     match args.target {
         Target::Plan => emit::plan_json::write(plan, &mut rendered)?,
+        Target::Dns => return super::dns::run(plan, &args.dns, &outcome.model),
     }
     let mut out = std::io::stdout().lock();
     out.write_all(&rendered)?;

@@ -5,6 +5,7 @@
 mod args;
 mod commands;
 mod compile;
+mod dns;
 
 pub use args::Cli;
 

@@ -128,7 +128,18 @@ pub struct ServicePlan {
     pub health_check_node_port: Option<u16>,
     pub publish_not_ready_addresses: bool,
     pub ports: Vec<PortPlan>,
+    /// Every endpoint address of the Service, whatever the port (DNS answers for headless
+    /// Services, ports or not), sorted by IP, unique.
+    pub addresses: Vec<Address>,
     pub origin: Origin,
+}
+
+/// An endpoint address as DNS sees it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Address {
+    pub ip: IpAddr,
+    pub ready: bool,
+    pub hostname: Option<String>,
 }
 
 impl ServicePlan {
