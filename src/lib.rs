@@ -4,6 +4,7 @@
 //! (schema, API-server rules, cluster profile) → `report`. Later stages (`link`, `plan`, `emit`,
 //! `apply`) read the same model.
 
+pub mod apply;
 pub mod check;
 pub mod cli;
 pub mod config;
