@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod diag;
 pub mod emit;
+pub mod explain;
 pub mod link;
 pub mod model;
 pub mod pipeline;

@@ -100,13 +100,18 @@ pub fn apply(req: &Request, runner: &mut dyn Runner) -> Result<Applied, ApplyErr
     let changed_zones: Vec<&(PathBuf, String)> = req
         .zones
         .iter()
-        .filter(|(path, text)| req.force || std::fs::read(path).ok().as_deref() != Some(text.as_bytes()))
+        .filter(|(path, text)| {
+            req.force || std::fs::read(path).ok().as_deref() != Some(text.as_bytes())
+        })
         .collect();
     if !ruleset_changed && changed_zones.is_empty() {
         return Ok(Applied::NoChange);
     }
     for (path, _) in &changed_zones {
-        let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let dir = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
         fsutil::check_writable(dir).map_err(|source| ApplyError::ZoneDir {
             path: dir.display().to_string(),
             source,
@@ -172,7 +177,11 @@ fn run_reload(cmd: &str) -> Result<(), ApplyError> {
     } else {
         Err(ApplyError::Reload {
             command: cmd.to_owned(),
-            detail: format!("{}: {}", out.status, String::from_utf8_lossy(&out.stderr).trim()),
+            detail: format!(
+                "{}: {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            ),
         })
     }
 }
@@ -214,17 +223,35 @@ mod tests {
         let req = request(dir.path(), "ruleset A\n", "zone A\n");
         let _lock = lock(&req.state_dir).unwrap();
         let mut fake = FakeRunner::default();
-        assert_eq!(apply(&req, &mut fake).unwrap(), Applied::Changed { ruleset: true, zones: 1 });
+        assert_eq!(
+            apply(&req, &mut fake).unwrap(),
+            Applied::Changed {
+                ruleset: true,
+                zones: 1
+            }
+        );
         assert_eq!(fake.calls, ["check", "apply"]);
         let mut fake = FakeRunner::default();
         assert_eq!(apply(&req, &mut fake).unwrap(), Applied::NoChange);
-        assert!(fake.calls.is_empty(), "no runner call at all when nothing changed");
+        assert!(
+            fake.calls.is_empty(),
+            "no runner call at all when nothing changed"
+        );
         // Only the zone changed: no runner call, the zone is rewritten.
         let req2 = request(dir.path(), "ruleset A\n", "zone B\n");
         let mut fake = FakeRunner::default();
-        assert_eq!(apply(&req2, &mut fake).unwrap(), Applied::Changed { ruleset: false, zones: 1 });
+        assert_eq!(
+            apply(&req2, &mut fake).unwrap(),
+            Applied::Changed {
+                ruleset: false,
+                zones: 1
+            }
+        );
         assert!(fake.calls.is_empty());
-        assert_eq!(std::fs::read_to_string(&req2.zones[0].0).unwrap(), "zone B\n");
+        assert_eq!(
+            std::fs::read_to_string(&req2.zones[0].0).unwrap(),
+            "zone B\n"
+        );
     }
 
     #[test]
@@ -241,7 +268,10 @@ mod tests {
         let err = apply(&new, &mut fake).unwrap_err();
         assert!(err.to_string().contains("syntax error"));
         assert_eq!(fake.calls, ["check"], "never applied");
-        assert_eq!(std::fs::read_to_string(&new.zones[0].0).unwrap(), "zone A\n");
+        assert_eq!(
+            std::fs::read_to_string(&new.zones[0].0).unwrap(),
+            "zone A\n"
+        );
         assert_eq!(last_ruleset(&new.state_dir), b"ruleset A\n");
     }
 
@@ -253,7 +283,10 @@ mod tests {
             ..request(dir.path(), "r\n", "z")
         };
         let mut fake = FakeRunner::default();
-        assert!(matches!(apply(&req, &mut fake), Err(ApplyError::ZoneDir { .. })));
+        assert!(matches!(
+            apply(&req, &mut fake),
+            Err(ApplyError::ZoneDir { .. })
+        ));
         assert!(fake.calls.is_empty(), "checked before anything changed");
     }
 

@@ -104,7 +104,11 @@ pub struct IptablesRunner {
 
 impl IptablesRunner {
     pub fn find(ipv6: bool) -> Result<IptablesRunner, RunError> {
-        let name = if ipv6 { "ip6tables-restore" } else { "iptables-restore" };
+        let name = if ipv6 {
+            "ip6tables-restore"
+        } else {
+            "iptables-restore"
+        };
         which(name)
             .map(|program| IptablesRunner { program })
             .ok_or_else(|| RunError::NotFound(name.to_owned()))
@@ -117,7 +121,12 @@ impl Runner for IptablesRunner {
     }
 
     fn check(&mut self, ruleset: &[u8]) -> Result<(), RunError> {
-        run_with_input("iptables-restore", &self.program, &["--test", "--noflush"], ruleset)
+        run_with_input(
+            "iptables-restore",
+            &self.program,
+            &["--test", "--noflush"],
+            ruleset,
+        )
     }
 
     fn apply(&mut self, ruleset: &[u8]) -> Result<(), RunError> {

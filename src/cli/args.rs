@@ -23,6 +23,8 @@ pub enum Command {
     Check(CheckArgs),
     /// Compile manifests for a node: writes the target to stdout, nothing when there are errors
     Compile(CompileArgs),
+    /// Draw Services, the workloads and endpoints they reach, and what is dangling
+    Graph(GraphArgs),
     /// List the rules svcc checks
     Rules(RulesArgs),
     /// Explain one rule: what it checks, why, and examples
@@ -167,4 +169,14 @@ pub struct CompileArgs {
     pub dns: DnsArgs,
     #[command(flatten)]
     pub limits: LimitArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct GraphArgs {
+    /// Files or directories (`-` reads standard input) [default: .]
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Graphviz DOT (`dot -Tsvg`) or Mermaid
+    #[arg(long, value_enum, default_value_t = crate::explain::graph::GraphFormat::Dot)]
+    pub format: crate::explain::graph::GraphFormat,
 }

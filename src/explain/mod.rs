@@ -1,0 +1,3 @@
+//! Explaining the cluster: `svcc graph` (what points at what). `trace` and `diff` read the plan.
+
+pub mod graph;
