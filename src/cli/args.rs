@@ -23,6 +23,8 @@ pub enum Command {
     Check(CheckArgs),
     /// Compile manifests for a node: writes the target to stdout, nothing when there are errors
     Compile(CompileArgs),
+    /// What a change does to the dataplane and DNS (exit 1 when it removes reachability)
+    Diff(DiffArgs),
     /// Draw Services, the workloads and endpoints they reach, and what is dangling
     Graph(GraphArgs),
     /// List the rules svcc checks
@@ -179,4 +181,30 @@ pub struct GraphArgs {
     /// Graphviz DOT (`dot -Tsvg`) or Mermaid
     #[arg(long, value_enum, default_value_t = crate::explain::graph::GraphFormat::Dot)]
     pub format: crate::explain::graph::GraphFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// OLD and NEW manifests (files or directories); with `--git`, paths inside the repository
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Compare manifests at git revisions: `REV` (against the working tree) or `REV..REV`
+    #[arg(long, value_name = "REV[..REV]")]
+    pub git: Option<String>,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = DiffFormat::Human)]
+    pub format: DiffFormat,
+    /// Exit 0 even when the change removes reachability
+    #[arg(long)]
+    pub allow_removals: bool,
+    /// The node to compile for (decides which endpoints are local)
+    #[arg(long, value_name = "NAME")]
+    pub node: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum DiffFormat {
+    Human,
+    Json,
+    Markdown,
 }

@@ -5,6 +5,7 @@
 mod args;
 mod commands;
 mod compile;
+mod diff;
 mod dns;
 
 pub use args::Cli;

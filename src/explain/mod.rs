@@ -1,3 +1,4 @@
 //! Explaining the cluster: `svcc graph` (what points at what). `trace` and `diff` read the plan.
 
+pub mod diff;
 pub mod graph;
