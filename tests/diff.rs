@@ -52,7 +52,11 @@ fn svcc_diff(dir: &Path, old: &str, new: &str, extra: &[&str]) -> Output {
 }
 
 fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
 
 #[test]
@@ -70,44 +74,83 @@ fn a_sequence_of_changes() {
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     let t = text(&o);
     assert!(t.contains("~ Service shop/web"), "{t}");
-    assert!(t.contains("- port http: 80/tcp  (removes reachability)"), "{t}");
+    assert!(
+        t.contains("- port http: 80/tcp  (removes reachability)"),
+        "{t}"
+    );
     assert!(t.contains("+ port web: 80/tcp"), "{t}");
-    assert!(t.contains("- DNS _http._tcp.web.shop.svc.cluster.local."), "{t}");
+    assert!(
+        t.contains("- DNS _http._tcp.web.shop.svc.cluster.local."),
+        "{t}"
+    );
 
     // Service deleted.
-    let deleted = BASE.split("---\napiVersion: v1\nkind: Service\nmetadata: {name: api").next().unwrap().to_owned();
+    let deleted = BASE
+        .split("---\napiVersion: v1\nkind: Service\nmetadata: {name: api")
+        .next()
+        .unwrap()
+        .to_owned();
     let o = svcc_diff(d, BASE, &deleted, &[]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(text(&o).contains("- Service shop/api"), "{}", text(&o));
     assert!(text(&o).contains("- DNS api.shop.svc.cluster.local."));
 
     // Endpoints scaled to zero.
-    let zero = BASE.replace("endpoints:\n- addresses: [10.244.0.5]\n- addresses: [10.244.0.6]\n", "endpoints: []\n");
+    let zero = BASE.replace(
+        "endpoints:\n- addresses: [10.244.0.5]\n- addresses: [10.244.0.6]\n",
+        "endpoints: []\n",
+    );
     let o = svcc_diff(d, BASE, &zero, &[]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
-    assert!(text(&o).contains("~ endpoints of port http: 2 endpoints → none  (removes reachability)"), "{}", text(&o));
+    assert!(
+        text(&o).contains("~ endpoints of port http: 2 endpoints → none  (removes reachability)"),
+        "{}",
+        text(&o)
+    );
 
     // NodePort moved.
     let moved = BASE.replace("nodePort: 30080", "nodePort: 30081");
     let o = svcc_diff(d, BASE, &moved, &[]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(text(&o).contains("~ nodePort of port http: 30080 → 30081  (removes reachability)"), "{}", text(&o));
-    assert_eq!(svcc_diff(d, BASE, &moved, &["--allow-removals"]).status.code(), Some(0));
+    assert!(
+        text(&o).contains("~ nodePort of port http: 30080 → 30081  (removes reachability)"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(
+        svcc_diff(d, BASE, &moved, &["--allow-removals"])
+            .status
+            .code(),
+        Some(0)
+    );
 
     // An endpoint gained: reported, nothing removed.
-    let scaled = BASE.replace("- addresses: [10.244.0.6]\n", "- addresses: [10.244.0.6]\n- addresses: [10.244.0.7]\n");
+    let scaled = BASE.replace(
+        "- addresses: [10.244.0.6]\n",
+        "- addresses: [10.244.0.6]\n- addresses: [10.244.0.7]\n",
+    );
     let o = svcc_diff(d, BASE, &scaled, &[]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    assert!(text(&o).contains("+ endpoint of port http: 10.244.0.7:8080"), "{}", text(&o));
+    assert!(
+        text(&o).contains("+ endpoint of port http: 10.244.0.7:8080"),
+        "{}",
+        text(&o)
+    );
 
     // Markdown for a pull-request comment, JSON for tools.
     let o = svcc_diff(d, BASE, &moved, &["--format", "markdown"]);
     let t = text(&o);
-    assert!(t.contains("| `shop/web` | changed | **nodePort of port http** | 30080 | 30081 |"), "{t}");
+    assert!(
+        t.contains("| `shop/web` | changed | **nodePort of port http** | 30080 | 30081 |"),
+        "{t}"
+    );
     let o = svcc_diff(d, BASE, &moved, &["--format", "json"]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["removes_reachability"], true);
-    assert_eq!(v["services"][0]["details"][0]["what"], "nodePort of port http");
+    assert_eq!(
+        v["services"][0]["details"][0]["what"],
+        "nodePort of port http"
+    );
 }
 
 #[test]
@@ -130,7 +173,11 @@ fn git_revisions() {
             .current_dir(d)
             .output()
             .expect("git");
-        assert!(o.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+        assert!(
+            o.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
     };
     git(&["init", "-q"]);
     std::fs::create_dir(d.join("k8s")).unwrap();
@@ -138,9 +185,20 @@ fn git_revisions() {
     std::fs::write(d.join("README.md"), "not a manifest").unwrap();
     git(&["add", "."]);
     git(&["commit", "-qm", "base"]);
-    std::fs::write(d.join("k8s/app.yaml"), BASE.replace("nodePort: 30080", "nodePort: 30081")).unwrap();
+    std::fs::write(
+        d.join("k8s/app.yaml"),
+        BASE.replace("nodePort: 30080", "nodePort: 30081"),
+    )
+    .unwrap();
     git(&["commit", "-qam", "move"]);
-    let run = |args: &[&str]| Command::new(env!("CARGO_BIN_EXE_svcc")).arg("diff").args(args).current_dir(d).output().unwrap();
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_svcc"))
+            .arg("diff")
+            .args(args)
+            .current_dir(d)
+            .output()
+            .unwrap()
+    };
     let o = run(&["--git", "HEAD~1..HEAD", "k8s"]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(text(&o).contains("30080 → 30081"), "{}", text(&o));

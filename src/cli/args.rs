@@ -23,6 +23,8 @@ pub enum Command {
     Check(CheckArgs),
     /// Compile manifests for a node: writes the target to stdout, nothing when there are errors
     Compile(CompileArgs),
+    /// Where a packet to IP:PORT/PROTO goes, and why
+    Trace(TraceArgs),
     /// What a change does to the dataplane and DNS (exit 1 when it removes reachability)
     Diff(DiffArgs),
     /// Draw Services, the workloads and endpoints they reach, and what is dangling
@@ -207,4 +209,35 @@ pub enum DiffFormat {
     Human,
     Json,
     Markdown,
+}
+
+#[derive(Debug, Args)]
+pub struct TraceArgs {
+    /// Files or directories (`-` reads standard input) [default: .]
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// The packet: `IP:PORT/PROTO`, e.g. `10.96.0.10:53/udp` or `[fd00::a]:443/tcp`
+    #[arg(long, value_name = "IP:PORT/PROTO")]
+    pub to: String,
+    /// Source address of the packet
+    #[arg(long, value_name = "IP")]
+    pub from: Option<std::net::IpAddr>,
+    /// The node the packet arrives at (decides which endpoints are local)
+    #[arg(long, value_name = "NAME")]
+    pub node: Option<String>,
+    /// Pod CIDR(s): ClusterIP traffic from outside is masqueraded; pods short-circuit Local
+    #[arg(long, value_delimiter = ',', value_name = "CIDR[,CIDR]")]
+    pub cluster_cidr: Vec<String>,
+    /// Masquerade all ClusterIP traffic
+    #[arg(long)]
+    pub masquerade_all: bool,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = TraceFormat::Human)]
+    pub format: TraceFormat,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum TraceFormat {
+    Human,
+    Json,
 }

@@ -7,6 +7,7 @@ mod commands;
 mod compile;
 mod diff;
 mod dns;
+mod trace;
 
 pub use args::Cli;
 

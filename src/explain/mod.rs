@@ -2,3 +2,5 @@
 
 pub mod diff;
 pub mod graph;
+pub mod packet;
+pub mod trace;
