@@ -2,6 +2,7 @@
 //! format it, and decide nothing (DESIGN.md principle 4).
 
 pub mod dns;
+pub mod nft;
 pub mod plan_json;
 
 /// What `svcc compile --target` can produce.
@@ -11,4 +12,6 @@ pub enum Target {
     Plan,
     /// The cluster DNS zone as an RFC 1035 master file (`--reverse --out-dir` adds PTR zones)
     Dns,
+    /// An `nft -f` batch with kube-proxy's nftables-mode semantics (tables `ip`/`ip6` svcc)
+    Nft,
 }
