@@ -5,16 +5,34 @@ use std::process::Command;
 
 fn trace(args: &[&str]) -> serde_json::Value {
     let out = Command::new(env!("CARGO_BIN_EXE_svcc"))
-        .args(["trace", "corpus/trace/cluster.yaml", "--node", "node-a", "--cluster-cidr", "10.244.0.0/16", "--format", "json"])
+        .args([
+            "trace",
+            "corpus/trace/cluster.yaml",
+            "--node",
+            "node-a",
+            "--cluster-cidr",
+            "10.244.0.0/16",
+            "--format",
+            "json",
+        ])
         .args(args)
         .output()
         .expect("run svcc");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).expect("JSON")
 }
 
 fn endpoints(v: &serde_json::Value) -> Vec<String> {
-    v["candidates"].as_array().unwrap().iter().map(|c| format!("{}:{}", c["ip"].as_str().unwrap(), c["port"])).collect()
+    v["candidates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| format!("{}:{}", c["ip"].as_str().unwrap(), c["port"]))
+        .collect()
 }
 
 #[test]
@@ -26,9 +44,15 @@ fn cluster_ip_reaches_every_ready_endpoint_with_equal_probability() {
     assert_eq!(v["candidates"][0]["probability"], 0.5);
     assert_eq!(v["masquerade"], false, "pod source inside the cluster CIDR");
     assert_eq!(v["service_location"], "corpus/trace/cluster.yaml:11:5");
-    assert!(v["candidate_locations"][1].as_str().unwrap().starts_with("corpus/trace/cluster.yaml:26:"));
+    assert!(v["candidate_locations"][1]
+        .as_str()
+        .unwrap()
+        .starts_with("corpus/trace/cluster.yaml:26:"));
     let v = trace(&["--to", "10.96.0.10:53/tcp", "--from", "192.168.0.9"]);
-    assert_eq!(v["masquerade"], true, "node or outside source to a ClusterIP is masqueraded");
+    assert_eq!(
+        v["masquerade"], true,
+        "node or outside source to a ClusterIP is masqueraded"
+    );
 }
 
 #[test]
@@ -60,13 +84,25 @@ fn load_balancer_source_ranges_and_affinity() {
     assert_eq!(v["affinity_seconds"], 10800);
     let v = trace(&["--to", "203.0.113.10:443/tcp", "--from", "192.0.2.50"]);
     assert_eq!(v["verdict"], "drop");
-    assert!(v["reason"].as_str().unwrap().contains("loadBalancerSourceRanges"));
+    assert!(v["reason"]
+        .as_str()
+        .unwrap()
+        .contains("loadBalancerSourceRanges"));
 }
 
 #[test]
 fn human_output_names_the_lines() {
     let out = Command::new(env!("CARGO_BIN_EXE_svcc"))
-        .args(["trace", "corpus/trace/cluster.yaml", "--to", "10.96.0.10:53/udp", "--from", "10.244.3.3", "--cluster-cidr", "10.244.0.0/16"])
+        .args([
+            "trace",
+            "corpus/trace/cluster.yaml",
+            "--to",
+            "10.96.0.10:53/udp",
+            "--from",
+            "10.244.3.3",
+            "--cluster-cidr",
+            "10.244.0.0/16",
+        ])
         .output()
         .unwrap();
     let text = String::from_utf8(out.stdout).unwrap();
@@ -74,7 +110,12 @@ fn human_output_names_the_lines() {
         insta::assert_snapshot!("kube_dns_udp", text);
     });
     let bad = Command::new(env!("CARGO_BIN_EXE_svcc"))
-        .args(["trace", "corpus/trace/cluster.yaml", "--to", "10.96.0.10/udp"])
+        .args([
+            "trace",
+            "corpus/trace/cluster.yaml",
+            "--to",
+            "10.96.0.10/udp",
+        ])
         .output()
         .unwrap();
     assert_eq!(bad.status.code(), Some(2));

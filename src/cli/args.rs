@@ -23,6 +23,8 @@ pub enum Command {
     Check(CheckArgs),
     /// Compile manifests for a node: writes the target to stdout, nothing when there are errors
     Compile(CompileArgs),
+    /// Compile for this node and apply: ruleset in one transaction, then the zone files
+    Apply(ApplyArgs),
     /// Where a packet to IP:PORT/PROTO goes, and why
     Trace(TraceArgs),
     /// What a change does to the dataplane and DNS (exit 1 when it removes reachability)
@@ -262,4 +264,52 @@ pub struct TraceArgs {
 pub enum TraceFormat {
     Human,
     Json,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum DataplaneTarget {
+    Nft,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// Files or directories to compile (`-` reads standard input) [default: .]
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// This node's name: its endpoints are local
+    #[arg(long, value_name = "NAME")]
+    pub node: Option<String>,
+    /// Dataplane to program
+    #[arg(long, value_enum, default_value_t = DataplaneTarget::Nft)]
+    pub target: DataplaneTarget,
+    /// Write the cluster zone to this file
+    #[arg(long, value_name = "PATH", conflicts_with = "zone_dir")]
+    pub zone_file: Option<PathBuf>,
+    /// Write every zone (with `--reverse`, the PTR zones too) to DIR/db.<zone>
+    #[arg(long, value_name = "DIR")]
+    pub zone_dir: Option<PathBuf>,
+    /// Where svcc keeps what it last applied, and its lock
+    #[arg(long, value_name = "DIR", default_value = "/var/lib/svcc")]
+    pub state_dir: PathBuf,
+    /// Command run (by `sh -c`) after a change, e.g. to reload the DNS server
+    #[arg(long, value_name = "CMD")]
+    pub reload_cmd: Option<String>,
+    /// Print what would change, change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Delete svcc's tables and forget the state
+    #[arg(long)]
+    pub remove: bool,
+    /// Apply again whenever an input file changes; keep the last good state on errors
+    #[arg(long)]
+    pub watch: bool,
+    /// Apply even when the state says nothing changed
+    #[arg(long)]
+    pub force: bool,
+    #[command(flatten)]
+    pub net: NftArgs,
+    #[command(flatten)]
+    pub dns: DnsArgs,
+    #[command(flatten)]
+    pub limits: LimitArgs,
 }

@@ -19,6 +19,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Graph(args) => graph(&cli.cluster, args),
         Command::Diff(args) => super::diff::run(&cli.cluster, args),
         Command::Trace(args) => super::trace::run(&cli.cluster, args),
+        Command::Apply(args) => super::apply::run(&cli.cluster, args),
         Command::Explain { id } => explain(id),
         Command::Completions { shell } => {
             let mut cmd = Cli::command();

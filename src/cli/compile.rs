@@ -99,7 +99,7 @@ pub fn run(cluster: &ClusterArgs, args: &CompileArgs) -> anyhow::Result<ExitCode
 
 /// The nft target's options from its flags; refused with another target, where they would
 /// be silently ignored.
-fn nft_options(args: &NftArgs, target: Target) -> Result<emit::nft::Options, String> {
+pub(super) fn nft_options(args: &NftArgs, target: Target) -> Result<emit::nft::Options, String> {
     let given = [
         ("--table", args.table.is_some()),
         ("--cluster-cidr", !args.cluster_cidr.is_empty()),
