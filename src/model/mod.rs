@@ -54,6 +54,7 @@ pub struct Object {
     pub document: usize,
     /// Index in the `items` of a `List`, when the object came from one.
     pub item: Option<usize>,
+    /// The object's tree; `Null` for kinds svcc does not model (only their metadata is kept).
     pub root: Node,
     pub api_version: Spanned<String>,
     pub kind: Spanned<String>,
@@ -224,6 +225,13 @@ fn push_object(
             None => Body::Other,
         },
         None => Body::Other,
+    };
+    // The tree of a kind svcc does not model is not read again (its metadata is decoded):
+    // keeping it would hold every ConfigMap and CRD of a large dump in memory.
+    let root = if known.is_some() {
+        root
+    } else {
+        Node::new(root.span, Value::Null)
     };
     model.objects.push(Object {
         file,
