@@ -330,6 +330,100 @@ fn headless_and_external_name_produce_nothing() {
     assert_eq!(output, empty);
 }
 
+/// The verdicts that carry the traffic policies, spelled out so that a snapshot accepted
+/// by mistake cannot change them unnoticed.
+#[test]
+fn policies_and_missing_endpoints() {
+    let out = |paths: &[&str], node| render(&plan(paths, node, &[]), &pods_opts());
+    let none = out(&["corpus/compile/no-endpoints.yaml"], None);
+    for line in [
+        r#"add element ip svcc no-endpoint-services { 10.96.50.1 . tcp . 80 comment "shop/empty:http" : goto reject-chain }"#,
+        r#"add element ip svcc no-endpoint-services { 198.18.0.30 . tcp . 80 comment "shop/empty:http" : goto reject-chain }"#,
+        r#"add element ip svcc no-endpoint-nodeports { tcp . 30090 comment "shop/empty:http" : goto reject-chain }"#,
+        r#"add element ip svcc no-endpoint-services { 10.96.50.2 . tcp . 5432 comment "shop/idle" : goto reject-chain }"#,
+    ] {
+        assert!(none.lines().any(|l| l == line), "missing: {line}\n{none}");
+    }
+    assert!(
+        !none.contains("numgen") && !none.contains("svcc endpoint-"),
+        "{none}"
+    );
+
+    let itp = out(&["corpus/compile/itp-local.yaml"], Some("node-3"));
+    assert!(
+        itp.contains(r#"{ 10.96.0.20 . udp . 53 comment "kube-system/node-cache:dns" : drop }"#)
+    );
+    assert!(!itp.contains("add chain ip svcc local-"), "{itp}");
+    let itp = out(&["corpus/compile/itp-local.yaml"], Some("node-1"));
+    assert!(itp.contains("10.96.0.20 . udp . 53 : goto local-"), "{itp}");
+    assert!(
+        itp.contains("numgen random mod 1 vmap { 0 : goto endpoint-"),
+        "{itp}"
+    );
+
+    let etp = out(&["corpus/compile/etp-local.yaml"], Some("node-3"));
+    assert!(etp.contains(r#"{ 198.18.0.20 . tcp . 80 comment "edge/ingress:http" : drop }"#));
+    assert!(etp.contains(r#"{ tcp . 30081 comment "edge/ingress:http" : drop }"#));
+    // Pods and the node itself still reach every endpoint.
+    assert!(
+        etp.contains("198.18.0.20 . tcp . 80 : goto external-"),
+        "{etp}"
+    );
+    assert!(
+        etp.contains("ip saddr 10.244.0.0/16 goto service-"),
+        "{etp}"
+    );
+    assert!(etp.contains("fib saddr type local goto service-"), "{etp}");
+    assert!(!etp.contains("goto local-"), "{etp}");
+}
+
+/// Two Services claiming one map key (possible when the check that forbids it is turned
+/// off): the first in plan order keeps it, and nft still gets a valid batch.
+#[test]
+fn duplicate_keys_keep_the_first() {
+    let text = "\
+apiVersion: v1
+kind: Service
+metadata: {name: a, namespace: x}
+spec: {clusterIP: 10.96.1.1, externalIPs: [192.0.2.1], ports: [{port: 80}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: b, namespace: x}
+spec: {clusterIP: 10.96.1.2, externalIPs: [192.0.2.1], ports: [{port: 80}]}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: a-1, namespace: x, labels: {kubernetes.io/service-name: a}}
+addressType: IPv4
+ports: [{port: 80, protocol: TCP}]
+endpoints: [{addresses: [10.244.0.1]}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: b-1, namespace: x, labels: {kubernetes.io/service-name: b}}
+addressType: IPv4
+ports: [{port: 80, protocol: TCP}]
+endpoints: [{addresses: [10.244.0.2]}]
+";
+    let mut settings = settings(&[]);
+    settings
+        .levels
+        .insert("duplicate-external-ip".to_owned(), Level::Off);
+    let compiled = pipeline::compile_text("dup.yaml", text, &settings, &LowerOptions::default())
+        .expect("schemas load");
+    let plan = compiled
+        .plan
+        .unwrap_or_else(|| panic!("does not compile: {:#?}", compiled.outcome.diagnostics));
+    let output = render(&plan, &Options::default());
+    let claims: Vec<&str> = output
+        .lines()
+        .filter(|l| l.contains("{ 192.0.2.1 . tcp . 80"))
+        .collect();
+    assert_eq!(claims.len(), 1, "{output}");
+    assert!(claims[0].contains("-x/a/tcp/"), "{}", claims[0]);
+}
+
 // ---- nft in a network namespace ----
 
 /// Where a tool is: on `PATH`, or in the sbin directories root's `PATH` usually has.
