@@ -120,23 +120,24 @@ pub struct DnsArgs {
     pub serial: Option<u32>,
 }
 
-/// Options of `--target nft` (kube-proxy's knobs).
+const NFT_HEADING: &str = "nft target";
+
+/// Options of `--target nft` (kube-proxy's knobs), under their own help heading.
 #[derive(Debug, Args)]
-#[command(next_help_heading = "nft target")]
 pub struct NftArgs {
     /// Name of the `ip` and `ip6` tables the ruleset replaces [default: svcc]
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, help_heading = NFT_HEADING, value_name = "NAME")]
     pub table: Option<String>,
     /// Pod CIDR(s): ClusterIP traffic from outside them is masqueraded, and pods skip
     /// `externalTrafficPolicy: Local` [default: none, no masquerading of ClusterIP traffic]
-    #[arg(long, value_delimiter = ',', value_name = "CIDR[,CIDR]")]
+    #[arg(long, help_heading = NFT_HEADING, value_delimiter = ',', value_name = "CIDR[,CIDR]")]
     pub cluster_cidr: Vec<String>,
     /// Masquerade all traffic to ClusterIPs
-    #[arg(long)]
+    #[arg(long, help_heading = NFT_HEADING)]
     pub masquerade_all: bool,
     /// NodePorts answer only on local addresses inside these CIDRs [default: every local
     /// address but loopback]
-    #[arg(long, value_delimiter = ',', value_name = "CIDR[,CIDR]")]
+    #[arg(long, help_heading = NFT_HEADING, value_delimiter = ',', value_name = "CIDR[,CIDR]")]
     pub nodeport_addresses: Vec<String>,
 }
 
@@ -194,9 +195,9 @@ pub struct CompileArgs {
     #[command(flatten)]
     pub dns: DnsArgs,
     #[command(flatten)]
-    pub nft: NftArgs,
-    #[command(flatten)]
     pub limits: LimitArgs,
+    #[command(flatten)]
+    pub nft: NftArgs,
 }
 
 #[derive(Debug, Args)]
