@@ -211,7 +211,7 @@ fn request(plan: &Plan, args: &ApplyArgs, opts: &nft::Options) -> Result<Request
     };
     let mut zones = Vec::new();
     if args.zone_file.is_some() || args.zone_dir.is_some() {
-        let (rendered, skipped) = dns::zones(plan, &dns_opts);
+        let (rendered, skipped) = dns::zones(plan, &dns_opts).map_err(|e| e.to_string())?;
         for s in &skipped {
             eprintln!(
                 "warning[dns-name-too-long]: {} of Service {}/{} is left out of the zone: {}",

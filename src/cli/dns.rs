@@ -19,7 +19,13 @@ pub fn run(plan: &Plan, args: &DnsArgs, _model: &Model) -> anyhow::Result<ExitCo
         eprintln!("svcc: error: --reverse produces several zones; give --out-dir DIR");
         return Ok(ExitCode::from(2));
     }
-    let (zones, skipped) = dns::zones(plan, &opts);
+    let (zones, skipped) = match dns::zones(plan, &opts) {
+        Ok(z) => z,
+        Err(e) => {
+            eprintln!("svcc: error: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
     for s in &skipped {
         eprintln!(
             "warning[dns-name-too-long]: {} of Service {}/{} is left out of the zone: {}",

@@ -231,7 +231,9 @@ fn compare_service(old: &ServicePlan, new: &ServicePlan) -> Vec<Detail> {
 
 /// DNS owner names of the forward zone (what clients can look up).
 fn dns_names(plan: &Plan) -> BTreeSet<String> {
-    let (zones, _) = dns::zones(plan, &dns::Options::default());
+    let Ok((zones, _)) = dns::zones(plan, &dns::Options::default()) else {
+        return BTreeSet::new();
+    };
     zones
         .first()
         .map(|z| {

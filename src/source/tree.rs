@@ -56,10 +56,13 @@ impl Node {
         }
     }
 
+    /// An integer, as Go's decoder reads one into an integer field. Integral floats count
+    /// (`80.0`, `1e3`); one beyond the i64 range saturates, so range checks still report it
+    /// (the API server refuses it as an overflow).
     pub fn as_i64(&self) -> Option<i64> {
         match self.value {
             Value::Int(i) => Some(i),
-            Value::Float(f) if f.fract() == 0.0 && f.abs() < 9.2e18 => Some(f as i64),
+            Value::Float(f) if f.fract() == 0.0 => Some(f as i64),
             _ => None,
         }
     }

@@ -17,8 +17,12 @@
 //! - `reverse`: PTR records for clusterIPs and ready headless addresses, in one zone per IPv4
 //!   /8 (`10.in-addr.arpa`) or IPv6 /64, each its own file.
 //! - Every owner and target is a checked lowercase FQDN written with its final dot; a name over
-//!   63/255 octets is skipped and reported ([`Skipped`]). Records are deduplicated and sorted;
-//!   the serial is derived from the records, so it changes exactly when the content does.
+//!   63/255 octets is skipped and reported once ([`Skipped`]), and so is every record naming it
+//!   (SRV targets, PTRs). Records are deduplicated and sorted; the serial is derived from the
+//!   records, so it changes exactly when the content does.
+//! - A cluster domain whose own names (`ns.dns.`, `hostmaster.`, `dns-version.` + domain) are
+//!   not valid DNS names is an error ([`DomainError`]): Kubernetes' subdomain rule lets through
+//!   64-octet labels and domains too long for those prefixes, and no zone can be written then.
 
 pub mod names;
 
@@ -66,14 +70,48 @@ pub struct Zone {
     pub text: String,
 }
 
-/// The zones for a plan: the cluster domain first, then reverse zones in name order.
-pub fn zones(plan: &Plan, opts: &Options) -> (Vec<Zone>, Vec<Skipped>) {
+/// A cluster domain that cannot be the origin of a valid zone: one of the names every zone
+/// holds (SOA, NS, `dns-version`) would be illegal.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("cluster domain `{domain}` cannot name a DNS zone: `{name}`: {problem}")]
+pub struct DomainError {
+    pub domain: String,
+    pub name: String,
+    pub problem: names::NameProblem,
+}
+
+/// Checks the names derived from the cluster domain alone (Kubernetes' subdomain rule allows
+/// 64+-octet labels, and a domain near 253 characters leaves no room for `dns-version.`).
+pub fn check_domain(domain: &str) -> Result<(), DomainError> {
+    let domain = domain.trim_end_matches('.');
+    for name in [
+        domain.to_owned(),
+        format!("ns.dns.{domain}"),
+        format!("hostmaster.{domain}"),
+        format!("dns-version.{domain}"),
+    ] {
+        names::check(&name).map_err(|problem| DomainError {
+            domain: domain.to_owned(),
+            name: name.clone(),
+            problem,
+        })?;
+    }
+    Ok(())
+}
+
+/// The zones for a plan: the cluster domain first, then reverse zones in name order, and the
+/// records left out (each name once).
+pub fn zones(plan: &Plan, opts: &Options) -> Result<(Vec<Zone>, Vec<Skipped>), DomainError> {
     let zone = plan.cluster.cluster_domain.trim_end_matches('.').to_owned();
+    check_domain(&zone)?;
     let mut records = Records::default();
     let mut skipped = Vec::new();
     for svc in &plan.services {
         service_records(svc, &zone, &mut records, &mut skipped);
     }
+    // A name too long for an endpoint's A record is also too long as its SRV target.
+    let mut seen = BTreeSet::new();
+    skipped.retain(|s| seen.insert((s.namespace.clone(), s.service.clone(), s.name.clone())));
     let ns_addresses = ns_addresses(plan, opts);
     let mut out = vec![render(&zone, &zone, &records.forward, opts, &ns_addresses)];
     if opts.reverse {
@@ -81,7 +119,7 @@ pub fn zones(plan: &Plan, opts: &Options) -> (Vec<Zone>, Vec<Skipped>) {
             out.push(render(origin, &zone, set, opts, &ns_addresses));
         }
     }
-    (out, skipped)
+    Ok((out, skipped))
 }
 
 /// The forward zone alone (the single-file form of `--target dns`).
@@ -89,8 +127,8 @@ pub fn write(
     plan: &Plan,
     opts: &Options,
     out: &mut dyn std::io::Write,
-) -> std::io::Result<Vec<Skipped>> {
-    let (zones, skipped) = zones(plan, opts);
+) -> anyhow::Result<Vec<Skipped>> {
+    let (zones, skipped) = zones(plan, opts)?;
     if let Some(first) = zones.first() {
         out.write_all(first.text.as_bytes())?;
     }
@@ -145,10 +183,13 @@ fn service_records(svc: &ServicePlan, zone: &str, r: &mut Records, skipped: &mut
     if !svc.headless {
         for c in &svc.cluster_ips {
             add(r, base.clone(), address_type(c.ip), c.ip.to_string(), None);
-            r.reverse
-                .entry(names::reverse_zone(c.ip))
-                .or_default()
-                .insert((names::reverse(c.ip), 0, "PTR", fqdn(&base)));
+            // No PTR to a name that cannot be written (the A record above reported it).
+            if names::check(&base).is_ok() {
+                r.reverse
+                    .entry(names::reverse_zone(c.ip))
+                    .or_default()
+                    .insert((names::reverse(c.ip), 0, "PTR", fqdn(&base)));
+            }
         }
         if svc.cluster_ips.is_empty() {
             return;
