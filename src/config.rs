@@ -148,7 +148,10 @@ pub fn parse_kubernetes_version(value: &str, origin: &str) -> Result<u32, Config
 pub fn parse_cluster_domain(value: &str, origin: &str) -> Result<String, ConfigError> {
     let d = value.trim().trim_end_matches('.');
     // The zone's own names (`hostmaster.`, `dns-version.`, `ns.dns.`) must fit in 253 characters.
-    if !syntax::dns1123_subdomain(d).is_empty() || d.split('.').any(|l| l.len() > 63) || d.len() > 241 {
+    if !syntax::dns1123_subdomain(d).is_empty()
+        || d.split('.').any(|l| l.len() > 63)
+        || d.len() > 241
+    {
         return Err(config_error(
             origin,
             format!("cluster-domain `{value}` is not a valid DNS name"),
