@@ -89,8 +89,8 @@ fn harness_self_test_with_hand_written_ruleset() {
     );
 }
 
-/// 1. A ClusterIP over TCP reaches all its endpoints (from two EndpointSlices) and only them,
-/// evenly; an off-cluster client is masqueraded, a pod is not.
+/// Scenario 1: a ClusterIP over TCP reaches all its endpoints (from two EndpointSlices) and only
+/// them, evenly; an off-cluster client is masqueraded, a pod is not.
 #[test]
 fn clusterip_tcp_reaches_every_endpoint_and_only_them() {
     let Some(t) = topology("clusterip_tcp_reaches_every_endpoint_and_only_them", 4) else {
@@ -109,7 +109,7 @@ fn clusterip_tcp_reaches_every_endpoint_and_only_them() {
     t.ensure(from_pod.peers_are(&pod_ip(4).to_string()));
 }
 
-/// 2. UDP through a ClusterIP (port 53 to target port 5353), each exchange a new flow.
+/// Scenario 2: UDP through a ClusterIP (port 53 to target port 5353), each exchange a new flow.
 #[test]
 fn clusterip_udp_reaches_every_endpoint() {
     let Some(t) = topology("clusterip_udp_reaches_every_endpoint", 3) else {
@@ -122,8 +122,8 @@ fn clusterip_udp_reaches_every_endpoint() {
     t.ensure(tally.spread(&eps(&[1, 2], 5353), 0.2, 0.8));
 }
 
-/// 3. A NodePort on the node's address reaches the endpoints (externalTrafficPolicy Cluster:
-/// masqueraded).
+/// Scenario 3: a NodePort on the node's address reaches the endpoints (externalTrafficPolicy
+/// Cluster: masqueraded).
 #[test]
 fn nodeport_on_node_address_reaches_endpoints() {
     let Some(t) = topology("nodeport_on_node_address_reaches_endpoints", 3) else {
@@ -142,7 +142,7 @@ fn nodeport_on_node_address_reaches_endpoints() {
     );
 }
 
-/// 4. An externalIP routed to the node (which does not own it) reaches the endpoints.
+/// Scenario 4: an externalIP routed to the node (which does not own it) reaches the endpoints.
 #[test]
 fn external_ip_reaches_endpoints() {
     let Some(t) = topology("external_ip_reaches_endpoints", 3) else {
@@ -162,7 +162,7 @@ fn external_ip_reaches_endpoints() {
     );
 }
 
-/// 5. A Service without endpoints refuses at once, on its ClusterIP and its NodePort.
+/// Scenario 5: a Service without endpoints refuses at once, on its ClusterIP and its NodePort.
 #[test]
 fn service_without_endpoints_refuses_at_once() {
     let Some(t) = topology("service_without_endpoints_refuses_at_once", 2) else {
@@ -176,7 +176,7 @@ fn service_without_endpoints_refuses_at_once() {
     }
 }
 
-/// 6. ClientIP affinity: each client address stays on the endpoint it first reached.
+/// Scenario 6: ClientIP affinity: each client address stays on the endpoint it first reached.
 #[test]
 fn client_ip_affinity_keeps_a_client_on_one_endpoint() {
     let Some(t) = topology("client_ip_affinity_keeps_a_client_on_one_endpoint", 3) else {
@@ -188,19 +188,17 @@ fn client_ip_affinity_keeps_a_client_on_one_endpoint() {
     let mut first = Vec::new();
     for source in [CLIENT_IP, CLIENT_IP_2] {
         // Without affinity, 60 connections over 3 endpoints all land on one with p ≈ 1e-28.
-        let tally = Probe::tcp("10.96.0.60", 80, 60).from_source(source).run(&t);
+        let tally = Probe::tcp("10.96.0.60", 80, 60).source(source).run(&t);
         let one = tally.one_endpoint().unwrap_or_else(|e| t.fail(&e));
         assert!(endpoints.contains(&one), "{one} is no endpoint");
         first.push(one);
     }
     // Still the same after the other client's connections.
-    let again = Probe::tcp("10.96.0.60", 80, 20)
-        .from_source(CLIENT_IP)
-        .run(&t);
+    let again = Probe::tcp("10.96.0.60", 80, 20).source(CLIENT_IP).run(&t);
     t.ensure(again.reached_exactly(&first[..1]));
 }
 
-/// 7. A port the ClusterIP does not serve is refused at once, for TCP and UDP.
+/// Scenario 7: a port the ClusterIP does not serve is refused at once, for TCP and UDP.
 #[test]
 fn unknown_port_on_cluster_ip_is_refused() {
     let Some(t) = topology("unknown_port_on_cluster_ip_is_refused", 3) else {
@@ -226,7 +224,7 @@ fn unknown_port_on_cluster_ip_is_refused() {
     );
 }
 
-/// 8. With no ready endpoint, serving and terminating endpoints are the fallback (a
+/// Scenario 8: with no ready endpoint, serving and terminating endpoints are the fallback (a
 /// terminating endpoint that no longer serves is never used); with a ready one, they are not.
 #[test]
 fn terminating_endpoints_serve_as_fallback() {
@@ -241,8 +239,8 @@ fn terminating_endpoints_serve_as_fallback() {
     t.ensure(mixed.reached_exactly(&eps(&[1], 8080)));
 }
 
-/// 9. externalTrafficPolicy Local: NodePort traffic from outside reaches only the endpoints on
-/// this node and keeps its source address; the ClusterIP still reaches every endpoint.
+/// Scenario 9: externalTrafficPolicy Local: NodePort traffic from outside reaches only the
+/// endpoints on this node and keeps its source address; the ClusterIP still reaches every endpoint.
 #[test]
 fn external_traffic_policy_local_uses_only_local_endpoints() {
     let Some(t) = topology("external_traffic_policy_local_uses_only_local_endpoints", 3) else {
@@ -258,7 +256,7 @@ fn external_traffic_policy_local_uses_only_local_endpoints() {
     t.ensure(cluster.reached_exactly(&eps(&[1, 2, 3], 8080)));
 }
 
-/// 10. Applying a new compilation moves traffic and replaces the old ruleset entirely: the
+/// Scenario 10: applying a new compilation moves traffic and replaces the old ruleset entirely: the
 /// result equals the new ruleset loaded into a fresh namespace, and applying it again changes
 /// nothing.
 #[test]

@@ -49,7 +49,7 @@ impl Probe {
         }
     }
 
-    pub fn from_source(mut self, source: impl ToString) -> Probe {
+    pub fn source(mut self, source: impl ToString) -> Probe {
         self.source = Some(source.to_string());
         self
     }
