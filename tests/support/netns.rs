@@ -355,6 +355,10 @@ impl Topology {
         let node = ns("node");
         let client = ns("client");
         node.sysctl("net.ipv4.ip_forward", "1");
+        // The kernel sends a peer at most ~6 ICMP errors in a burst, then one a second: a test
+        // that counts fast refusals (ICMP port unreachable from `reject`) would see the rest
+        // as 1 s retransmissions. Refusals are what is tested, so they are not rate-limited.
+        node.sysctl("net.ipv4.icmp_ratelimit", "0");
 
         node.ip(&format!(
             "link add eth-client type veth peer name eth0 netns {}",
