@@ -91,6 +91,26 @@ pub struct CheckArgs {
     pub limits: LimitArgs,
 }
 
+/// Options of `--target nft` (kube-proxy's knobs).
+#[derive(Debug, Args)]
+#[command(next_help_heading = "nft target")]
+pub struct NftArgs {
+    /// Name of the `ip` and `ip6` tables the ruleset replaces [default: svcc]
+    #[arg(long, value_name = "NAME")]
+    pub table: Option<String>,
+    /// Pod CIDR(s): ClusterIP traffic from outside them is masqueraded, and pods skip
+    /// `externalTrafficPolicy: Local` [default: none, no masquerading of ClusterIP traffic]
+    #[arg(long, value_delimiter = ',', value_name = "CIDR[,CIDR]")]
+    pub cluster_cidr: Vec<String>,
+    /// Masquerade all traffic to ClusterIPs
+    #[arg(long)]
+    pub masquerade_all: bool,
+    /// NodePorts answer only on local addresses inside these CIDRs [default: every local
+    /// address but loopback]
+    #[arg(long, value_delimiter = ',', value_name = "CIDR[,CIDR]")]
+    pub nodeport_addresses: Vec<String>,
+}
+
 /// Bounds on hostile input.
 #[derive(Debug, Args)]
 pub struct LimitArgs {
@@ -142,6 +162,8 @@ pub struct CompileArgs {
     /// Check and compile only objects whose labels match
     #[arg(long, short = 'l', value_name = "SELECTOR")]
     pub selector: Option<String>,
+    #[command(flatten)]
+    pub nft: NftArgs,
     #[command(flatten)]
     pub limits: LimitArgs,
 }

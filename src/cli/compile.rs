@@ -2,7 +2,7 @@
 //! there are errors nothing at all is written to stdout (exit 1), so
 //! `svcc compile --target nft m/ | nft -f -` never applies a partial ruleset.
 
-use super::args::{ClusterArgs, CompileArgs};
+use super::args::{ClusterArgs, CompileArgs, NftArgs};
 use super::commands::{exit_code, resolve_settings, use_color};
 use crate::diag::Severity;
 use crate::emit::{self, Target};
@@ -30,6 +30,13 @@ pub fn run(cluster: &ClusterArgs, args: &CompileArgs) -> anyhow::Result<ExitCode
             }
         }
     }
+    let nft_options = match nft_options(&args.nft, args.target) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("svcc: error: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
     if let Some(node) = &args.node {
         if !crate::check::syntax::dns1123_subdomain(node).is_empty() {
             eprintln!("svcc: error: --node `{node}` is not a valid node name");
@@ -76,9 +83,54 @@ pub fn run(cluster: &ClusterArgs, args: &CompileArgs) -> anyhow::Result<ExitCode
     let mut rendered = Vec::new();
     match args.target {
         Target::Plan => emit::plan_json::write(plan, &mut rendered)?,
+        Target::Nft => {
+            if let Err(e) = emit::nft::write(plan, &nft_options, &mut rendered) {
+                eprintln!("svcc: error: nft target: {e}");
+                return Ok(ExitCode::from(1));
+            }
+        }
     }
     let mut out = std::io::stdout().lock();
     out.write_all(&rendered)?;
     out.flush()?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The nft target's options from its flags; refused with another target, where they would
+/// be silently ignored.
+fn nft_options(args: &NftArgs, target: Target) -> Result<emit::nft::Options, String> {
+    let given = [
+        ("--table", args.table.is_some()),
+        ("--cluster-cidr", !args.cluster_cidr.is_empty()),
+        ("--masquerade-all", args.masquerade_all),
+        ("--nodeport-addresses", !args.nodeport_addresses.is_empty()),
+    ];
+    if target != Target::Nft {
+        if let Some((flag, _)) = given.iter().find(|(_, g)| *g) {
+            return Err(format!("{flag} applies only to `--target nft`"));
+        }
+    }
+    let cidrs = |flag: &str, values: &[String]| -> Result<Vec<ipnet::IpNet>, String> {
+        values
+            .iter()
+            .map(|v| match crate::check::syntax::parse_cidr(v.trim()) {
+                Ok((net, false)) => Ok(net),
+                Ok((net, true)) => Err(format!(
+                    "{flag} `{v}` has host bits set; did you mean `{net}`?"
+                )),
+                Err(_) => Err(format!("{flag} `{v}`: {}", crate::check::syntax::CIDR_FMT)),
+            })
+            .collect()
+    };
+    let options = emit::nft::Options {
+        table: args
+            .table
+            .clone()
+            .unwrap_or_else(|| emit::nft::DEFAULT_TABLE.to_owned()),
+        cluster_cidrs: cidrs("--cluster-cidr", &args.cluster_cidr)?,
+        masquerade_all: args.masquerade_all,
+        nodeport_addresses: cidrs("--nodeport-addresses", &args.nodeport_addresses)?,
+    };
+    options.validate().map_err(|e| e.to_string())?;
+    Ok(options)
 }

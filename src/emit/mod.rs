@@ -1,6 +1,7 @@
 //! Emit stage: the plan rendered for each target. Targets are dumb: they import only `plan`,
 //! format it, and decide nothing (DESIGN.md principle 4).
 
+pub mod nft;
 pub mod plan_json;
 
 /// What `svcc compile --target` can produce.
@@ -8,4 +9,6 @@ pub mod plan_json;
 pub enum Target {
     /// The plan as JSON (the contract every other target is rendered from)
     Plan,
+    /// An `nft -f` batch with kube-proxy's nftables-mode semantics (tables `ip`/`ip6` svcc)
+    Nft,
 }

@@ -42,22 +42,20 @@ pub fn check(model: &Model, links: &Links, f: &mut Findings) {
                     }
                 }
             }
-            Body::Endpoints(_) => {
-                if links.service(links.namespace(i), o.name()).is_none() {
-                    f.add(
+            Body::Endpoints(_) if links.service(links.namespace(i), o.name()).is_none() => {
+                f.add(
+                    i,
+                    objects,
+                    orphan(
                         i,
+                        o,
+                        o.name(),
+                        o.head_span(),
+                        "metadata.name",
+                        links,
                         objects,
-                        orphan(
-                            i,
-                            o,
-                            o.name(),
-                            o.head_span(),
-                            "metadata.name",
-                            links,
-                            objects,
-                        ),
-                    );
-                }
+                    ),
+                );
             }
             Body::EndpointSlice(_) => match o.meta.labels.get(SERVICE_NAME_LABEL) {
                 None => f.add(

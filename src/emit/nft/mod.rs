@@ -1,0 +1,225 @@
+//! `--target nft`: the plan as an `nft -f` batch with the semantics of kube-proxy's nftables
+//! mode (reference: `shared/reference/dataplane.md` §1). The output is plain `add`/`delete`
+//! commands, one per line, deterministic: the same plan gives the same bytes.
+//!
+//! # Decisions
+//!
+//! **Tables and replacement.** Everything lives in `table ip <name>` (IPv4) and
+//! `table ip6 <name>` (IPv6), `<name>` being `svcc` unless `--table` says otherwise, so svcc
+//! and kube-proxy (`kube-proxy` tables) can run side by side. The batch starts, for both
+//! families, with `add table` then `delete table` (the `add` makes the `delete` valid when the
+//! table does not exist), then creates the tables in use anew. `nft -f` applies a file as one
+//! transaction, so loading an output replaces whatever an earlier output left, atomically: a
+//! chain or element that is not in the new output is gone, and a failing batch changes
+//! nothing. A family is in use when a service CIDR or a clusterIP is of that family; the other
+//! family's table is deleted and not re-created, so moving from dual-stack to single-stack
+//! leaves nothing behind.
+//!
+//! **Families.** Each family's table is what a kube-proxy for that family would write: a
+//! Service counts only if it has a clusterIP of the family; it then contributes that family's
+//! clusterIP, externalIPs, LoadBalancer IPs, source ranges and endpoints, and its NodePorts.
+//! The plan's endpoint choices (`cluster`, `local`) are filtered to the family; no other
+//! choice is made here. Headless and ExternalName Services have no clusterIP and produce
+//! nothing.
+//!
+//! **Layout** (kube-proxy's current one, with base-chain priorities):
+//! `filter-prerouting-pre-dnat` and `filter-output-pre-dnat` (-110) jump to `firewall-check`
+//! for new connections, so `loadBalancerSourceRanges` see the address before DNAT;
+//! `nat-prerouting` and `nat-output` (-100) jump to `services`; `filter-input` (0) checks
+//! `nodeport-endpoints-check` and `service-endpoints-check`; `filter-forward` and
+//! `filter-output` (0) check `service-endpoints-check` and `cluster-ips-check` after DNAT, so
+//! traffic that was already DNATed is never dropped there; `nat-postrouting` (100) jumps to
+//! `masquerading`. Maps: `service-ips` and `service-nodeports` dispatch to per-port chains;
+//! `no-endpoint-services` and `no-endpoint-nodeports` hold `drop` or `goto reject-chain`
+//! (`reject` is not a verdict); `firewall-ips` sends LoadBalancer IPs with source ranges to a
+//! `firewall-` chain. Set `cluster-ips` holds every clusterIP in use.
+//!
+//! **Per Service port** (names: see `names.rs`): `service-` chains pick among the Cluster
+//! policy endpoints, `local-` chains among the Local policy endpoints, with one rule
+//! `numgen random mod N vmap { 0 : goto endpoint-… , … }` in the plan's endpoint order;
+//! `endpoint-` chains mark hairpin traffic (the endpoint reaching itself) for masquerade and
+//! DNAT; `external-` chains handle NodePort, externalIP and LoadBalancer traffic;
+//! `firewall-` chains drop sources outside `loadBalancerSourceRanges`.
+//! - ClientIP affinity: one `affinity-` set per endpoint (`flags dynamic,timeout`, the
+//!   Service's timeout), checked before `numgen` and refreshed in the endpoint chain. The key
+//!   is the client address only, whichever Service address it used.
+//! - No usable endpoint at all: no chains; the clusterIP, externalIPs, LoadBalancer IPs and
+//!   NodePorts map to `goto reject-chain` (ICMP port unreachable).
+//! - `internalTrafficPolicy: Local` without a local endpoint: the clusterIP maps to `drop`.
+//! - `externalTrafficPolicy: Local`: the external chain sends pods (`--cluster-cidr`) and
+//!   the node itself (`fib saddr type local`, masqueraded) to the Cluster policy chain, the
+//!   rest to the `local-` chain; without a local endpoint the rest falls through and the
+//!   `drop` entry of `no-endpoint-services`/`no-endpoint-nodeports` stops it after DNAT
+//!   would have happened. Without `--node` no endpoint is local.
+//! - Wrong port on a clusterIP: `reject`; an address of the service CIDR that no Service
+//!   uses: `drop` (`cluster-ips-check`).
+//!
+//! **Masquerade.** `mark-for-masquerade` sets mark `0x4000`; `masquerading` clears it and
+//! masquerades (`fully-random`). ClusterIP traffic is marked when it does not come from a
+//! pod (`--cluster-cidr`), or always with `--masquerade-all`; without either it never is
+//! (as kube-proxy without a local-traffic detector). External traffic under Cluster policy is
+//! always marked, under Local policy only when it comes from the node itself.
+//!
+//! **NodePorts.** By default on every local address but loopback
+//! (`fib daddr type local ip daddr != 127.0.0.0/8`, `ip6 daddr != ::1`). svcc does not know
+//! the node's addresses, so `--nodeport-addresses CIDR,…` fills the interval set
+//! `nodeport-ips` with the CIDRs of each family and NodePorts answer on local addresses
+//! inside them (a family with no such CIDR gets no NodePorts); loopback stays excluded.
+//! NodePorts are not subject to `loadBalancerSourceRanges`, as in kube-proxy.
+//!
+//! **Differences from kube-proxy, on purpose.** svcc does not know node IPs, so it never adds
+//! LoadBalancer IPs as allowed sources when a node IP is inside a source range (kube-proxy
+//! does), and matches `--nodeport-addresses` as CIDRs instead of node IPs. Source ranges of
+//! only the other family make the firewall drop every source of this family (fail closed).
+//! When two Services claim the same map key (an externalIP and port, say), the first in plan
+//! order keeps it; nft would refuse the batch otherwise. The mark is printed `0x4000`.
+//!
+//! **Order inside the batch**, per family: the table, chains, sets and maps, rules, elements
+//! (an element's verdict names a chain and a rule names sets and maps, so each command only
+//! names what earlier commands created). Within each phase: the fixed objects, then Services
+//! in plan order (namespace, name), ports in spec order, endpoints in plan order. Adding a
+//! Service only adds that Service's lines and its map elements.
+//!
+//! **Safety.** Every name and text is checked as it is added to the transaction
+//! (`objects.rs`): names are nft identifiers of at most 255 bytes, comments are printable
+//! ASCII without quotes and at most 128 bytes, rule and element text cannot end a command.
+//! A plan string that fails is an [`Error`], and nothing is written.
+
+mod hash;
+pub mod names;
+pub mod objects;
+mod ruleset;
+
+use ipnet::IpNet;
+use std::io::{self, Write};
+
+use crate::plan::Plan;
+
+/// The default table name (both families).
+pub const DEFAULT_TABLE: &str = "svcc";
+
+/// Longest `--table` name.
+pub const MAX_TABLE_NAME: usize = 64;
+
+/// What the nft target needs beyond the plan: kube-proxy's knobs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Options {
+    /// Name of the `ip` and `ip6` tables.
+    pub table: String,
+    /// Pod CIDRs (kube-proxy `--cluster-cidr`): ClusterIP traffic from outside them is
+    /// masqueraded, and pods skip `externalTrafficPolicy: Local`. Empty: no detector.
+    pub cluster_cidrs: Vec<IpNet>,
+    /// Masquerade all ClusterIP traffic (kube-proxy `--masquerade-all`).
+    pub masquerade_all: bool,
+    /// Where NodePorts answer; empty: every local address but loopback.
+    pub nodeport_addresses: Vec<IpNet>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            table: DEFAULT_TABLE.to_owned(),
+            cluster_cidrs: Vec::new(),
+            masquerade_all: false,
+            nodeport_addresses: Vec::new(),
+        }
+    }
+}
+
+impl Options {
+    /// Checks the options as `write` does; the CLI calls it to report bad flags early.
+    pub fn validate(&self) -> Result<(), Error> {
+        validate_table_name(&self.table)?;
+        for net in &self.nodeport_addresses {
+            let family = objects::Family::of(net.addr());
+            if family.loopback_net().contains(net) {
+                return Err(Error::LoopbackNodePorts(*net));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A table name: `[a-zA-Z][a-zA-Z0-9_-]*`, at most [`MAX_TABLE_NAME`] bytes.
+pub fn validate_table_name(name: &str) -> Result<(), Error> {
+    let mut bytes = name.bytes();
+    let ok = name.len() <= MAX_TABLE_NAME
+        && bytes.next().is_some_and(|b| b.is_ascii_alphabetic())
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::TableName(name.to_owned()))
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(
+        "table name `{0}` must start with a letter and hold only letters, digits, `_` and `-` \
+         (at most 64)"
+    )]
+    TableName(String),
+    #[error("--nodeport-addresses `{0}` is loopback, where NodePorts never answer")]
+    LoopbackNodePorts(IpNet),
+    /// A name or text that nft would misread; the plan's invariants rule it out.
+    #[error("{kind} `{name}`: {reason}")]
+    Invalid {
+        kind: &'static str,
+        name: String,
+        reason: &'static str,
+    },
+    #[error(transparent)]
+    Io(#[from] io::Error),
+}
+
+/// Writes the plan as an `nft -f` batch. On error nothing has been written.
+pub fn write(plan: &Plan, opts: &Options, out: &mut dyn Write) -> Result<(), Error> {
+    opts.validate()?;
+    let text = ruleset::build(plan, opts).to_text()?;
+    out.write_all(text.as_bytes())?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_names() {
+        for good in ["svcc", "a", "kube-proxy2", "A_b-c", &"x".repeat(64)] {
+            assert!(validate_table_name(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "",
+            "1svcc",
+            "-x",
+            "_x",
+            "a b",
+            "a;b",
+            "a.b",
+            "a/b",
+            &"x".repeat(65),
+        ] {
+            assert!(validate_table_name(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn loopback_nodeport_addresses_are_refused() {
+        for (cidr, ok) in [
+            ("127.0.0.0/8", false),
+            ("127.0.0.1/32", false),
+            ("::1/128", false),
+            ("0.0.0.0/0", true),
+            ("192.168.0.0/16", true),
+            ("::/0", true),
+        ] {
+            let opts = Options {
+                nodeport_addresses: vec![cidr.parse().unwrap()],
+                ..Options::default()
+            };
+            assert_eq!(opts.validate().is_ok(), ok, "{cidr}");
+        }
+    }
+}
