@@ -43,6 +43,8 @@ pub const SERVER_PORTS: [u16; 2] = [8080, 5353];
 
 /// Limit for one setup command (`ip`, `nft`, `svcc`).
 pub const COMMAND_LIMIT: Duration = Duration::from_secs(20);
+/// Limit for a whole test from the moment its topology exists: probes get only what is left.
+pub const TEST_LIMIT: Duration = Duration::from_secs(120);
 /// Limit for a server to bind its sockets and say so.
 const READY_LIMIT: Duration = Duration::from_secs(10);
 
@@ -70,7 +72,10 @@ pub fn host(test: &str) -> Option<&'static Host> {
             panic!("{test}: e2e traffic tests cannot run under CI: {why}")
         }
         Err(why) => {
-            eprintln!(
+            // Straight to the process's stderr: libtest would swallow `eprintln!` of a test
+            // that passes, and a skip must never look like a silent pass.
+            let _ = writeln!(
+                std::io::stderr(),
                 "SKIPPED {test}: {why} (the e2e traffic tests need root, `ip`, `nft` and \
                  python3; with CI set this is a failure)"
             );
@@ -346,6 +351,7 @@ pub struct Topology {
     pub client: Netns,
     pub node: Netns,
     python: PathBuf,
+    deadline: Instant,
 }
 
 impl Topology {
@@ -410,6 +416,7 @@ impl Topology {
             client,
             node,
             python: host.python.clone(),
+            deadline: Instant::now() + TEST_LIMIT,
         };
         for i in 0..topology.pods.len() {
             let pod = &topology.pods[i];
@@ -441,6 +448,15 @@ impl Topology {
     /// `nft list ruleset` in the node.
     pub fn ruleset(&self) -> String {
         list_ruleset(&self.node)
+    }
+
+    /// Time left of [`TEST_LIMIT`]; fails the test when none is.
+    pub fn time_left(&self) -> Duration {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            self.fail(&format!("the test ran past its limit of {TEST_LIMIT:?}"));
+        }
+        left
     }
 
     /// A command running the Python interpreter inside `ns`.

@@ -38,7 +38,7 @@ impl Probe {
             count,
             source: None,
             timeout: Duration::from_secs(2),
-            deadline: Duration::from_secs(60),
+            deadline: Duration::from_secs(30),
         }
     }
 
@@ -70,18 +70,19 @@ impl Probe {
             Proto::Tcp => "tcp",
             Proto::Udp => "udp",
         };
+        let deadline = self.deadline.min(topology.time_left());
         let mut cmd = topology.python_in(ns);
         cmd.args(["-c", CLIENT_PY, proto, &self.host])
             .arg(self.port.to_string())
             .arg(self.count.to_string())
             .args(["--timeout", &self.timeout.as_secs_f64().to_string()])
-            .args(["--deadline", &self.deadline.as_secs_f64().to_string()]);
+            .args(["--deadline", &deadline.as_secs_f64().to_string()]);
         if let Some(source) = &self.source {
             cmd.args(["--source", source]);
         }
         // The client stops by itself at its deadline; the margin covers one attempt in flight
         // and the interpreter's start.
-        let limit = self.deadline + self.timeout + Duration::from_secs(10);
+        let limit = deadline + self.timeout + Duration::from_secs(10);
         let out = run_bounded(&mut cmd, None, limit).unwrap_or_else(|e| topology.fail(&e));
         let what = format!("{self}");
         if !out.status.success() {
