@@ -313,6 +313,69 @@ fn hairpin_connections_are_masqueraded() {
     }
 }
 
+/// loadBalancerSourceRanges: the LoadBalancer IP admits listed clients and drops the rest;
+/// the NodePort of the same Service is not restricted.
+#[test]
+fn load_balancer_source_ranges_admit_only_listed_clients() {
+    let Some(t) = topology("load_balancer_source_ranges_admit_only_listed_clients", 3) else {
+        return;
+    };
+    t.apply(&compile(&["loadbalancer.yaml"]));
+
+    let allowed = Probe::tcp("172.31.200.110", 80, 60)
+        .source(CLIENT_IP)
+        .run(&t);
+    t.ensure(allowed.reached_exactly(&eps(&[1, 2], 8080)));
+    let blocked = Probe::tcp("172.31.200.110", 80, 2)
+        .source(CLIENT_IP_2)
+        .timeout(Duration::from_secs(1))
+        .run(&t);
+    t.ensure(blocked.timed_out());
+    let nodeport = Probe::tcp(NODE_IP, 30110, 60).source(CLIENT_IP_2).run(&t);
+    t.ensure(nodeport.reached_exactly(&eps(&[1, 2], 8080)));
+}
+
+/// Local traffic policies for node-a: internalTrafficPolicy Local keeps ClusterIP traffic on
+/// the local endpoint; externalTrafficPolicy Local without a local endpoint drops outside
+/// NodePort traffic, while pods (via the NodePort) and the ClusterIP still reach the remote one.
+#[test]
+fn local_policies_keep_traffic_on_the_node() {
+    let Some(t) = topology("local_policies_keep_traffic_on_the_node", 4) else {
+        return;
+    };
+    t.apply(&compile(&["local-policies.yaml"]));
+
+    let internal = Probe::tcp("10.96.0.130", 80, 40).run(&t);
+    t.ensure(internal.reached_exactly(&eps(&[1], 8080)));
+    let outside = Probe::tcp(NODE_IP, 30131, 2)
+        .timeout(Duration::from_secs(1))
+        .run(&t);
+    t.ensure(outside.timed_out());
+    let from_pod = Probe::tcp(NODE_IP, 30131, 10).run_in(&t, &t.pods[3].ns);
+    t.ensure(from_pod.reached_exactly(&eps(&[2], 8080)));
+    let cluster = Probe::tcp("10.96.0.131", 80, 10).run(&t);
+    t.ensure(cluster.reached_exactly(&eps(&[2], 8080)));
+}
+
+/// A Service with several ports, one number on two protocols: each port goes to its own
+/// endpoints and target port, also from a process on the node itself (the output hook).
+#[test]
+fn each_service_port_reaches_its_own_endpoints() {
+    let Some(t) = topology("each_service_port_reaches_its_own_endpoints", 3) else {
+        return;
+    };
+    t.apply(&compile(&["multiport.yaml"]));
+
+    for ns in [&t.client, &t.node] {
+        let http = Probe::tcp("10.96.0.140", 80, 60).run_in(&t, ns);
+        t.ensure(http.reached_exactly(&eps(&[1, 2], 8080)));
+        let dns_tcp = Probe::tcp("10.96.0.140", 53, 10).run_in(&t, ns);
+        t.ensure(dns_tcp.reached_exactly(&eps(&[3], 8080)));
+        let dns_udp = Probe::udp("10.96.0.140", 53, 10).run_in(&t, ns);
+        t.ensure(dns_udp.reached_exactly(&eps(&[3], 5353)));
+    }
+}
+
 /// Scenario 10: applying a new compilation moves traffic and replaces the old ruleset entirely: the
 /// result equals the new ruleset loaded into a fresh namespace, and applying it again changes
 /// nothing.

@@ -243,6 +243,18 @@ impl Tally {
         )
     }
 
+    /// Every attempt timed out: the packets were dropped, not refused.
+    pub fn timed_out(&self) -> Result<(), String> {
+        self.check(
+            self.attempts.len() == self.requested
+                && self
+                    .attempts
+                    .iter()
+                    .all(|a| a.error.as_deref() == Some("timeout")),
+            "every attempt to time out (a drop)",
+        )
+    }
+
     /// No attempt was answered.
     pub fn none_answered(&self) -> Result<(), String> {
         self.check(self.answers().is_empty(), "no answer at all")
