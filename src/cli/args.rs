@@ -163,7 +163,8 @@ pub struct CompileArgs {
     #[arg(long, short = 'l', value_name = "SELECTOR")]
     pub selector: Option<String>,
     #[command(flatten)]
-    pub nft: NftArgs,
-    #[command(flatten)]
     pub limits: LimitArgs,
+    /// Last: its help heading applies to every flag after it.
+    #[command(flatten)]
+    pub nft: NftArgs,
 }

@@ -48,9 +48,9 @@
 //! - `internalTrafficPolicy: Local` without a local endpoint: the clusterIP maps to `drop`.
 //! - `externalTrafficPolicy: Local`: the external chain sends pods (`--cluster-cidr`) and
 //!   the node itself (`fib saddr type local`, masqueraded) to the Cluster policy chain, the
-//!   rest to the `local-` chain; without a local endpoint the rest falls through and the
-//!   `drop` entry of `no-endpoint-services`/`no-endpoint-nodeports` stops it after DNAT
-//!   would have happened. Without `--node` no endpoint is local.
+//!   rest to the `local-` chain; without a local endpoint the rest falls through without
+//!   DNAT, and the `drop` entry of `no-endpoint-services`/`no-endpoint-nodeports` stops it
+//!   in the filter chains. Without `--node` no endpoint is local.
 //! - Wrong port on a clusterIP: `reject`; an address of the service CIDR that no Service
 //!   uses: `drop` (`cluster-ips-check`).
 //!
@@ -65,7 +65,8 @@
 //! the node's addresses, so `--nodeport-addresses CIDR,…` fills the interval set
 //! `nodeport-ips` with the CIDRs of each family and NodePorts answer on local addresses
 //! inside them (a family with no such CIDR gets no NodePorts); loopback stays excluded.
-//! NodePorts are not subject to `loadBalancerSourceRanges`, as in kube-proxy.
+//! NodePorts are not subject to `loadBalancerSourceRanges`, as in kube-proxy, and
+//! `healthCheckNodePort` gets no rule (kube-proxy's nftables mode opens no firewall holes).
 //!
 //! **Differences from kube-proxy, on purpose.** svcc does not know node IPs, so it never adds
 //! LoadBalancer IPs as allowed sources when a node IP is inside a source range (kube-proxy
