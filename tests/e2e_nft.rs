@@ -20,8 +20,9 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 use support::netns::{
-    self, list_ruleset, pod_ip, run_ok, Netns, Topology, CLIENT_IP, CLIENT_IP_2, CLUSTER_CIDR,
-    NODE_IP, NODE_POD_GATEWAY,
+    self, list_ruleset, pod_ip, pod_ip6, run_ok, Netns, Topology, CLIENT_IP, CLIENT_IP_2,
+    CLUSTER_CIDR, CLUSTER_CIDR6, NODE_IP, NODE_IP6, NODE_POD_GATEWAY, NODE_POD_GATEWAY6,
+    SERVICE_CIDR, SERVICE_CIDR6,
 };
 use support::traffic::Probe;
 
@@ -45,11 +46,17 @@ fn svcc_binary() -> std::ffi::OsString {
 
 /// `svcc compile --target nft` of files under `corpus/e2e/`, for [`NODE_NAME`].
 fn compile(manifests: &[&str]) -> String {
+    compile_with(manifests, &[])
+}
+
+/// [`compile`] with more flags.
+fn compile_with(manifests: &[&str], flags: &[&str]) -> String {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus/e2e");
     run_ok(
         Command::new(svcc_binary())
             .args(["compile", "--target", "nft", "--node", NODE_NAME])
             .args(["--cluster-cidr", CLUSTER_CIDR])
+            .args(flags)
             .args(manifests.iter().map(|m| dir.join(m))),
         None,
     )
@@ -62,6 +69,13 @@ fn ep(n: usize, port: u16) -> String {
 
 fn eps(pods: &[usize], port: u16) -> Vec<String> {
     pods.iter().map(|&n| ep(n, port)).collect()
+}
+
+/// `[ip]:port` of pod `n`'s server on IPv6.
+fn eps6(pods: &[usize], port: u16) -> Vec<String> {
+    pods.iter()
+        .map(|&n| format!("[{}]:{port}", pod_ip6(n)))
+        .collect()
 }
 
 /// The harness itself, against a small hand-written ruleset: traffic is balanced, a reject is
@@ -374,6 +388,48 @@ fn each_service_port_reaches_its_own_endpoints() {
         let dns_udp = Probe::udp("10.96.0.140", 53, 10).run_in(&t, ns);
         t.ensure(dns_udp.reached_exactly(&eps(&[3], 5353)));
     }
+}
+
+/// Dual stack: the IPv6 table does for IPv6 what the IPv4 one does for IPv4 (ClusterIP over TCP
+/// and UDP, NodePort, masquerade from outside the pod CIDR, none from a pod, reject of an unknown
+/// port), and each family reaches only its own endpoints.
+#[test]
+fn dual_stack_service_works_on_both_families() {
+    let Some(t) = topology("dual_stack_service_works_on_both_families", 3) else {
+        return;
+    };
+    let service_cidrs = format!("{SERVICE_CIDR},{SERVICE_CIDR6}");
+    t.apply(&compile_with(
+        &["dual-stack.yaml"],
+        &[
+            "--service-cidr",
+            &service_cidrs,
+            "--cluster-cidr",
+            CLUSTER_CIDR6,
+        ],
+    ));
+
+    // 2 endpoints, 100 attempts each: σ = 5; [20, 80] is ±6σ.
+    let v4 = Probe::tcp("10.96.0.150", 80, 100).run(&t);
+    t.ensure(v4.spread(&eps(&[1, 2], 8080), 0.2, 0.8));
+    let v6 = Probe::tcp("fd00:10:96::150", 80, 100).run(&t);
+    t.ensure(v6.spread(&eps6(&[1, 2], 8080), 0.2, 0.8));
+    t.ensure(v6.peers_are(&NODE_POD_GATEWAY6.to_string()));
+    let v6_udp = Probe::udp("fd00:10:96::150", 53, 100).run(&t);
+    t.ensure(v6_udp.spread(&eps6(&[1, 2], 5353), 0.2, 0.8));
+    let v6_nodeport = Probe::tcp(NODE_IP6, 30150, 40).run(&t);
+    t.ensure(v6_nodeport.reached_exactly(&eps6(&[1, 2], 8080)));
+    let v6_from_pod = Probe::tcp("fd00:10:96::150", 80, 40).run_in(&t, &t.pods[2].ns);
+    t.ensure(v6_from_pod.reached_exactly(&eps6(&[1, 2], 8080)));
+    t.ensure(v6_from_pod.peers_are(&pod_ip6(3).to_string()));
+    // An unknown port is refused. Over TCP the refusal takes one SYN retransmission (1 s):
+    // through veths the ICMPv6 error arrives while connect() still holds the socket, and the
+    // kernel keeps it as a soft error (TcpExtLockDroppedIcmps) until the next SYN is refused.
+    // A drop would still be a 2 s timeout. UDP shows the refusal at once.
+    let v6_unknown = Probe::tcp("fd00:10:96::150", 81, 2).run(&t);
+    t.ensure(v6_unknown.refused_within(Duration::from_millis(1500)));
+    let v6_unknown_udp = Probe::udp("fd00:10:96::150", 54, 5).run(&t);
+    t.ensure(v6_unknown_udp.refused_within(REFUSAL_LIMIT));
 }
 
 /// Scenario 10: applying a new compilation moves traffic and replaces the old ruleset entirely: the

@@ -39,7 +39,8 @@ def attempt(proto, host, port, source, timeout):
                     break
                 data += chunk
     else:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        with socket.socket(family, socket.SOCK_DGRAM) as s:
             s.settimeout(timeout)
             if source:
                 s.bind((source, 0))

@@ -1,8 +1,9 @@
 """Endpoint server for the e2e traffic tests (run inside a pod network namespace).
 
-Usage: e2e_server.py ADDRESS PORT[/tcp|/udp]... (both protocols when no suffix)
+Usage: e2e_server.py ADDRESS[,ADDRESS...] PORT[/tcp|/udp]... (both protocols when no suffix)
 
-Answers every TCP connection and every UDP datagram with one line, `<local ip:port> <peer ip>`,
+Listens on every ADDRESS (IPv4 or IPv6) and PORT. Answers every TCP connection and every UDP
+datagram with one line, `<local ip:port> <peer ip>` (`[ip]:port` for IPv6),
 so the client learns which endpoint answered and which source address the endpoint saw.
 Prints `ready` once every socket is bound. Exits when its standard input closes (the test that
 started it is gone) or after a hard lifetime limit, whichever comes first.
@@ -19,6 +20,8 @@ LIFETIME_SECS = 600
 
 def identity(sock, peer):
     host, port = sock.getsockname()[:2]
+    if ":" in host:
+        host = f"[{host}]"
     return f"{host}:{port} {peer[0]}\n".encode()
 
 
@@ -33,18 +36,19 @@ def watchdog():
 
 def main():
     sel = selectors.DefaultSelector()
-    address = sys.argv[1]
-    for arg in sys.argv[2:]:
-        port, _, proto = arg.partition("/")
-        for p in [proto] if proto else ["tcp", "udp"]:
-            kind = socket.SOCK_STREAM if p == "tcp" else socket.SOCK_DGRAM
-            s = socket.socket(socket.AF_INET, kind)
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            s.bind((address, int(port)))
-            if p == "tcp":
-                s.listen(128)
-            s.setblocking(False)
-            sel.register(s, selectors.EVENT_READ, p)
+    for address in sys.argv[1].split(","):
+        family = socket.AF_INET6 if ":" in address else socket.AF_INET
+        for arg in sys.argv[2:]:
+            port, _, proto = arg.partition("/")
+            for p in [proto] if proto else ["tcp", "udp"]:
+                kind = socket.SOCK_STREAM if p == "tcp" else socket.SOCK_DGRAM
+                s = socket.socket(family, kind)
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                s.bind((address, int(port)))
+                if p == "tcp":
+                    s.listen(128)
+                s.setblocking(False)
+                sel.register(s, selectors.EVENT_READ, p)
     threading.Thread(target=watchdog, daemon=True).start()
     print("ready", flush=True)
     while True:

@@ -14,12 +14,16 @@
 //!                                                  and the forward hook sees it)
 //! ```
 //!
+//! Every link is dual-stack: IPv6 mirrors the IPv4 plan (client `fd00:172:31::2`, node
+//! `fd00:172:31::1` and `fd00:10:244::1`, pod n `fd00:10:244::(10+n)`, service CIDR
+//! `fd00:10:96::/112`), with duplicate address detection off so addresses work at once.
+//!
 //! Pods are routed, not bridged (each a /32 behind its own veth, as routed CNIs do), so traffic
 //! between pods, and replies to it, always crosses the node's IP layer and its conntrack, with no
 //! need for `br_netfilter`.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -38,6 +42,11 @@ pub const CLUSTER_CIDR: &str = "10.244.0.0/16";
 pub const SERVICE_CIDR: &str = "10.96.0.0/12";
 /// Prefix for externalIPs, routed by the client via the node (the node owns no address in it).
 pub const EXTERNAL_PREFIX: &str = "172.31.200.0/24";
+pub const NODE_IP6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0x172, 0x31, 0, 0, 0, 0, 1);
+pub const CLIENT_IP6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0x172, 0x31, 0, 0, 0, 0, 2);
+pub const NODE_POD_GATEWAY6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0x10, 0x244, 0, 0, 0, 0, 1);
+pub const CLUSTER_CIDR6: &str = "fd00:10:244::/56";
+pub const SERVICE_CIDR6: &str = "fd00:10:96::/112";
 /// Ports every pod's server listens on, for TCP and UDP.
 pub const SERVER_PORTS: [u16; 2] = [8080, 5353];
 
@@ -55,6 +64,14 @@ pub const CLIENT_PY: &str = include_str!("e2e_client.py");
 pub fn pod_ip(n: usize) -> Ipv4Addr {
     assert!((1..=200).contains(&n), "pod index {n} out of range");
     Ipv4Addr::new(10, 244, 0, 10 + n as u8)
+}
+
+/// IPv6 address of pod `n` (1-based): `fd00:10:244::(10+n)`, the IPv4 last octet read as hex
+/// digits (pod 1 is `fd00:10:244::11`).
+pub fn pod_ip6(n: usize) -> Ipv6Addr {
+    let last = pod_ip(n).octets()[3].to_string();
+    let last = u16::from_str_radix(&last, 16).expect("decimal digits are hex digits");
+    Ipv6Addr::new(0xfd00, 0x10, 0x244, 0, 0, 0, 0, last)
 }
 
 /// What the tests need from the machine, found once per test process.
@@ -341,6 +358,7 @@ impl Drop for Process {
 pub struct Pod {
     pub ns: Netns,
     pub ip: Ipv4Addr,
+    pub ip6: Ipv6Addr,
 }
 
 /// The node, the client and the pods, each pod running an endpoint server on
@@ -357,26 +375,37 @@ pub struct Topology {
 impl Topology {
     /// Builds the namespaces and links and starts a ready server in each of `pods` pods.
     pub fn build(host: &Host, pods: usize) -> Topology {
-        let ns = |role: &str| Netns::create(role).unwrap_or_else(|e| panic!("{e}"));
+        let ns = |role: &str| {
+            let ns = Netns::create(role).unwrap_or_else(|e| panic!("{e}"));
+            ns.sysctl("net.ipv6.conf.default.accept_dad", "0");
+            ns
+        };
         let node = ns("node");
         let client = ns("client");
         node.sysctl("net.ipv4.ip_forward", "1");
+        node.sysctl("net.ipv6.conf.all.forwarding", "1");
         // The kernel sends a peer at most ~6 ICMP errors in a burst, then one a second: a test
         // that counts fast refusals (ICMP port unreachable from `reject`) would see the rest
         // as 1 s retransmissions. Refusals are what is tested, so they are not rate-limited.
         node.sysctl("net.ipv4.icmp_ratelimit", "0");
+        node.sysctl("net.ipv6.icmp.ratelimit", "0");
 
         node.ip(&format!(
             "link add eth-client type veth peer name eth0 netns {}",
             client.name
         ));
         node.ip(&format!("addr add {NODE_IP}/24 dev eth-client"));
+        node.ip(&format!("addr add {NODE_IP6}/64 dev eth-client nodad"));
         node.ip("link set eth-client up");
         client.ip(&format!("addr add {CLIENT_IP}/24 dev eth0"));
         client.ip(&format!("addr add {CLIENT_IP_2}/24 dev eth0"));
+        client.ip(&format!("addr add {CLIENT_IP6}/64 dev eth0 nodad"));
         client.ip("link set eth0 up");
         for prefix in [SERVICE_CIDR, CLUSTER_CIDR, EXTERNAL_PREFIX] {
             client.ip(&format!("route add {prefix} via {NODE_IP}"));
+        }
+        for prefix in [SERVICE_CIDR6, CLUSTER_CIDR6] {
+            client.ip(&format!("route add {prefix} via {NODE_IP6}"));
         }
 
         // The uplink: a default route to a gateway whose MAC nobody has.
@@ -385,12 +414,15 @@ impl Topology {
         node.ip("link set uplink-sink up");
         node.ip("neigh add 169.254.255.254 lladdr 02:00:00:00:00:01 dev uplink nud permanent");
         node.ip("route add default via 169.254.255.254 dev uplink onlink");
+        node.ip("neigh add fe80::1 lladdr 02:00:00:00:00:01 dev uplink nud permanent");
+        node.ip("route add default via fe80::1 dev uplink");
 
         let mut built = Vec::new();
         for n in 1..=pods {
             let pod = Pod {
                 ns: ns(&format!("pod{n}")),
                 ip: pod_ip(n),
+                ip6: pod_ip6(n),
             };
             let veth = format!("veth-pod{n}");
             node.ip(&format!(
@@ -399,14 +431,20 @@ impl Topology {
             ));
             node.ip(&format!("addr add {NODE_POD_GATEWAY}/32 dev {veth}"));
             node.ip(&format!("link set {veth} up"));
-            node.ip(&format!("route add {}/32 dev {veth}", pod.ip));
-            pod.ns.ip(&format!("addr add {}/32 dev eth0", pod.ip));
-            pod.ns.ip("link set eth0 up");
-            pod.ns
-                .ip(&format!("route add {NODE_POD_GATEWAY} dev eth0 scope link"));
-            pod.ns.ip(&format!(
-                "route add default via {NODE_POD_GATEWAY} dev eth0"
+            node.ip(&format!(
+                "addr add {NODE_POD_GATEWAY6}/128 dev {veth} nodad"
             ));
+            node.ip(&format!("route add {}/32 dev {veth}", pod.ip));
+            node.ip(&format!("route add {}/128 dev {veth}", pod.ip6));
+            pod.ns.ip(&format!("addr add {}/32 dev eth0", pod.ip));
+            pod.ns
+                .ip(&format!("addr add {}/128 dev eth0 nodad", pod.ip6));
+            pod.ns.ip("link set eth0 up");
+            for gateway in [IpAddr::V4(NODE_POD_GATEWAY), IpAddr::V6(NODE_POD_GATEWAY6)] {
+                pod.ns.ip(&format!("route add {gateway} dev eth0"));
+                pod.ns
+                    .ip(&format!("route add default via {gateway} dev eth0"));
+            }
             built.push(pod);
         }
 
@@ -421,7 +459,8 @@ impl Topology {
         for i in 0..topology.pods.len() {
             let pod = &topology.pods[i];
             let mut cmd = pod.ns.exec(&topology.python);
-            cmd.args(["-c", SERVER_PY]).arg(pod.ip.to_string());
+            cmd.args(["-c", SERVER_PY])
+                .arg(format!("{},{}", pod.ip, pod.ip6));
             cmd.args(SERVER_PORTS.map(|p| p.to_string()));
             let what = format!("endpoint server in {}", pod.ns.name);
             let server = Process::start_ready(cmd, &what);

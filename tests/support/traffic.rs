@@ -112,7 +112,12 @@ impl std::fmt::Display for Probe {
             Proto::Tcp => "tcp",
             Proto::Udp => "udp",
         };
-        write!(f, "{} × {proto} {}:{}", self.count, self.host, self.port)?;
+        let host = if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        };
+        write!(f, "{} × {proto} {host}:{}", self.count, self.port)?;
         if let Some(source) = &self.source {
             write!(f, " from {source}")?;
         }
