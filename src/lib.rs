@@ -4,11 +4,13 @@
 //! (schema, API-server rules, cluster profile) → `report`. Later stages (`link`, `plan`, `emit`,
 //! `apply`) read the same model.
 
+pub mod apply;
 pub mod check;
 pub mod cli;
 pub mod config;
 pub mod diag;
 pub mod emit;
+pub mod explain;
 pub mod link;
 pub mod model;
 pub mod pipeline;

@@ -80,16 +80,41 @@ pub fn check_text(
     text: &str,
     settings: &Settings,
 ) -> Result<Outcome, check::schema::SchemaError> {
+    check_texts(&[(name.to_owned(), text.to_owned())], settings)
+}
+
+/// Checks several in-memory files (`svcc diff --git` reads them from git).
+pub fn check_texts(
+    files: &[(String, String)],
+    settings: &Settings,
+) -> Result<Outcome, check::schema::SchemaError> {
     let mut loaded = Loaded::default();
-    let file = loaded.sources.add(crate::source::SourceFile::new(
-        name.to_owned(),
-        None,
-        text.to_owned(),
-    ));
-    let parsed = crate::source::yaml::parse(file, text, &settings.limits);
-    loaded.diagnostics = parsed.diagnostics;
-    loaded.documents = parsed.documents.into_iter().map(|d| (file, d)).collect();
+    for (name, text) in files {
+        let file = loaded.sources.add(crate::source::SourceFile::new(
+            name.clone(),
+            None,
+            text.clone(),
+        ));
+        let parsed = crate::source::yaml::parse(file, text, &settings.limits);
+        loaded.diagnostics.extend(parsed.diagnostics);
+        loaded
+            .documents
+            .extend(parsed.documents.into_iter().map(|d| (file, d)));
+    }
     check_loaded(loaded, settings)
+}
+
+/// [`compile`] for several in-memory files.
+pub fn compile_texts(
+    files: &[(String, String)],
+    settings: &Settings,
+    options: &crate::plan::LowerOptions,
+) -> Result<Compiled, check::schema::SchemaError> {
+    Ok(lower_checked(
+        check_texts(files, settings)?,
+        settings,
+        options,
+    ))
 }
 
 fn check_loaded(

@@ -120,7 +120,12 @@ fn json_shape_is_exact() {
     let v = json(&out);
     let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
     assert_eq!(keys, ["diagnostics", "summary"]);
-    let d = &v["diagnostics"][0];
+    let d = v["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["rule"] == "nodeport-out-of-range")
+        .expect("the nodePort finding");
     let keys: Vec<&str> = d.as_object().unwrap().keys().map(String::as_str).collect();
     assert_eq!(
         keys,
@@ -170,11 +175,18 @@ fn short_and_github_formats() {
     let out = svcc(&["check", "--format", "short", path]);
     assert_eq!(
         text(&out),
-        format!("{path}:12:17: error[nodeport-out-of-range]: nodePort 40000 is outside the NodePort range 30000-32767\n")
+        format!(
+            "{path}:8:5: warning[selector-matches-nothing]: selector `app=myapp` selects no workload in namespace `default`\n\
+             {path}:12:17: error[nodeport-out-of-range]: nodePort 40000 is outside the NodePort range 30000-32767\n"
+        )
     );
     let out = svcc(&["lint", "--format", "github", path]);
     let t = text(&out);
-    assert!(t.starts_with(&format!("::error file={path},line=12,col=17,endLine=12,endColumn=22,title=nodeport-out-of-range::nodePort 40000")), "{t}");
+    assert!(t.contains(&format!("::error file={path},line=12,col=17,endLine=12,endColumn=22,title=nodeport-out-of-range::nodePort 40000")), "{t}");
+    assert!(
+        t.starts_with(&format!("::warning file={path},line=8,col=5,")),
+        "{t}"
+    );
 }
 
 #[test]
@@ -195,7 +207,7 @@ fn stdin_is_read_with_dash() {
     let out = svcc_stdin(&["check", "--format", "short", "-"], input);
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        text(&out).starts_with("<stdin>:7:11: error[port-out-of-range]"),
+        text(&out).contains("<stdin>:7:11: error[port-out-of-range]"),
         "{}",
         text(&out)
     );

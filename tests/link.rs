@@ -271,7 +271,7 @@ fn suppressions_by_annotation_and_file_header() {
     let header = format!("# svcc:ignore external-ips-in-use, nodeport-out-of-range\n{svc}")
         .replace(
             "    svcc.dev/ignore: \"external-ips-in-use\"\n",
-            "    x: y\n",
+            "    owner: web\n",
         );
     let (code, v) = check_json(&["-"], Some(&header));
     assert_eq!(code, Some(0));

@@ -148,8 +148,13 @@ pub fn run(
             .map(|(i, d)| (Some(i), d)),
     );
     let all = apply_levels(all, &options.levels);
-    let (mut diagnostics, suppressed) =
-        suppress::apply(all, model, &options.file_suppressions, &selected);
+    let (mut diagnostics, suppressed) = suppress::apply(
+        all,
+        model,
+        &options.file_suppressions,
+        &selected,
+        options.selection.is_some(),
+    );
     diagnostics = settle_order(
         apply_levels(
             diagnostics.into_iter().map(|d| (None, d)).collect(),

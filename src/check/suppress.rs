@@ -67,6 +67,7 @@ pub fn apply(
     model: &Model,
     files: &HashMap<FileId, Vec<Suppression>>,
     selected: &dyn Fn(usize) -> bool,
+    selection_active: bool,
 ) -> (Vec<Diagnostic>, usize) {
     let object_rules: HashMap<usize, Vec<Suppression>> = model
         .objects
@@ -101,9 +102,11 @@ pub fn apply(
         .iter()
         .filter(|(i, _)| selected(**i))
         .flat_map(|(i, list)| list.iter().map(move |s| (Some(*i), s)))
+        // Under `-l`, a file suppression may have silenced findings of unselected objects.
         .chain(
             files
                 .values()
+                .filter(|_| !selection_active)
                 .flat_map(|list| list.iter().map(|s| (None, s))),
         );
     for (owner, s) in all {

@@ -23,6 +23,14 @@ pub enum Command {
     Check(CheckArgs),
     /// Compile manifests for a node: writes the target to stdout, nothing when there are errors
     Compile(CompileArgs),
+    /// Compile for this node and apply: ruleset in one transaction, then the zone files
+    Apply(ApplyArgs),
+    /// Where a packet to IP:PORT/PROTO goes, and why
+    Trace(TraceArgs),
+    /// What a change does to the dataplane and DNS (exit 1 when it removes reachability)
+    Diff(DiffArgs),
+    /// Draw Services, the workloads and endpoints they reach, and what is dangling
+    Graph(GraphArgs),
     /// List the rules svcc checks
     Rules(RulesArgs),
     /// Explain one rule: what it checks, why, and examples
@@ -91,23 +99,45 @@ pub struct CheckArgs {
     pub limits: LimitArgs,
 }
 
-/// Options of `--target nft` (kube-proxy's knobs).
+/// Options of the DNS target.
 #[derive(Debug, Args)]
-#[command(next_help_heading = "nft target")]
+pub struct DnsArgs {
+    /// TTL of the zone's records, in seconds
+    #[arg(long, value_name = "SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u32).range(0..=2147483647))]
+    pub ttl: u32,
+    /// Address of `ns.dns.<zone>` when the input has no kube-system/kube-dns Service
+    /// [default: the 10th address of the service CIDR]
+    #[arg(long, value_name = "IP")]
+    pub dns_address: Option<std::net::IpAddr>,
+    /// Also produce PTR zones (`in-addr.arpa`, `ip6.arpa`); needs `--out-dir`
+    #[arg(long)]
+    pub reverse: bool,
+    /// Write each zone to DIR/db.<zone> instead of the forward zone to stdout
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
+    /// Fixed SOA serial [default: derived from the zone's content]
+    #[arg(long, value_name = "N")]
+    pub serial: Option<u32>,
+}
+
+const NFT_HEADING: &str = "nft target";
+
+/// Options of `--target nft` (kube-proxy's knobs), under their own help heading.
+#[derive(Debug, Args)]
 pub struct NftArgs {
     /// Name of the `ip` and `ip6` tables the ruleset replaces [default: svcc]
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, help_heading = NFT_HEADING, value_name = "NAME")]
     pub table: Option<String>,
     /// Pod CIDR(s): ClusterIP traffic from outside them is masqueraded, and pods skip
     /// `externalTrafficPolicy: Local` [default: none, no masquerading of ClusterIP traffic]
-    #[arg(long, value_delimiter = ',', value_name = "CIDR[,CIDR]")]
+    #[arg(long, help_heading = NFT_HEADING, value_delimiter = ',', value_name = "CIDR[,CIDR]")]
     pub cluster_cidr: Vec<String>,
     /// Masquerade all traffic to ClusterIPs
-    #[arg(long)]
+    #[arg(long, help_heading = NFT_HEADING)]
     pub masquerade_all: bool,
     /// NodePorts answer only on local addresses inside these CIDRs [default: every local
     /// address but loopback]
-    #[arg(long, value_delimiter = ',', value_name = "CIDR[,CIDR]")]
+    #[arg(long, help_heading = NFT_HEADING, value_delimiter = ',', value_name = "CIDR[,CIDR]")]
     pub nodeport_addresses: Vec<String>,
 }
 
@@ -163,8 +193,124 @@ pub struct CompileArgs {
     #[arg(long, short = 'l', value_name = "SELECTOR")]
     pub selector: Option<String>,
     #[command(flatten)]
+    pub dns: DnsArgs,
+    #[command(flatten)]
     pub limits: LimitArgs,
-    /// Last: its help heading applies to every flag after it.
     #[command(flatten)]
     pub nft: NftArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct GraphArgs {
+    /// Files or directories (`-` reads standard input) [default: .]
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Graphviz DOT (`dot -Tsvg`) or Mermaid
+    #[arg(long, value_enum, default_value_t = crate::explain::graph::GraphFormat::Dot)]
+    pub format: crate::explain::graph::GraphFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// OLD and NEW manifests (files or directories); with `--git`, paths inside the repository
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Compare manifests at git revisions: `REV` (against the working tree) or `REV..REV`
+    #[arg(long, value_name = "REV[..REV]")]
+    pub git: Option<String>,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = DiffFormat::Human)]
+    pub format: DiffFormat,
+    /// Exit 0 even when the change removes reachability
+    #[arg(long)]
+    pub allow_removals: bool,
+    /// The node to compile for (decides which endpoints are local)
+    #[arg(long, value_name = "NAME")]
+    pub node: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum DiffFormat {
+    Human,
+    Json,
+    Markdown,
+}
+
+#[derive(Debug, Args)]
+pub struct TraceArgs {
+    /// Files or directories (`-` reads standard input) [default: .]
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// The packet: `IP:PORT/PROTO`, e.g. `10.96.0.10:53/udp` or `[fd00::a]:443/tcp`
+    #[arg(long, value_name = "IP:PORT/PROTO")]
+    pub to: String,
+    /// Source address of the packet
+    #[arg(long, value_name = "IP")]
+    pub from: Option<std::net::IpAddr>,
+    /// The node the packet arrives at (decides which endpoints are local)
+    #[arg(long, value_name = "NAME")]
+    pub node: Option<String>,
+    /// Pod CIDR(s): ClusterIP traffic from outside is masqueraded; pods short-circuit Local
+    #[arg(long, value_delimiter = ',', value_name = "CIDR[,CIDR]")]
+    pub cluster_cidr: Vec<String>,
+    /// Masquerade all ClusterIP traffic
+    #[arg(long)]
+    pub masquerade_all: bool,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = TraceFormat::Human)]
+    pub format: TraceFormat,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum TraceFormat {
+    Human,
+    Json,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum DataplaneTarget {
+    Nft,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// Files or directories to compile (`-` reads standard input) [default: .]
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// This node's name: its endpoints are local
+    #[arg(long, value_name = "NAME")]
+    pub node: Option<String>,
+    /// Dataplane to program
+    #[arg(long, value_enum, default_value_t = DataplaneTarget::Nft)]
+    pub target: DataplaneTarget,
+    /// Write the cluster zone to this file
+    #[arg(long, value_name = "PATH", conflicts_with = "zone_dir")]
+    pub zone_file: Option<PathBuf>,
+    /// Write every zone (with `--reverse`, the PTR zones too) to DIR/db.<zone>
+    #[arg(long, value_name = "DIR")]
+    pub zone_dir: Option<PathBuf>,
+    /// Where svcc keeps what it last applied, and its lock
+    #[arg(long, value_name = "DIR", default_value = "/var/lib/svcc")]
+    pub state_dir: PathBuf,
+    /// Command run (by `sh -c`) after a change, e.g. to reload the DNS server
+    #[arg(long, value_name = "CMD")]
+    pub reload_cmd: Option<String>,
+    /// Print what would change, change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Delete svcc's tables and forget the state
+    #[arg(long)]
+    pub remove: bool,
+    /// Apply again whenever an input file changes; keep the last good state on errors
+    #[arg(long)]
+    pub watch: bool,
+    /// Apply even when the state says nothing changed
+    #[arg(long)]
+    pub force: bool,
+    #[command(flatten)]
+    pub net: NftArgs,
+    #[command(flatten)]
+    pub dns: DnsArgs,
+    #[command(flatten)]
+    pub limits: LimitArgs,
 }

@@ -16,6 +16,10 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Check(args) => check(&cli.cluster, args),
         Command::Compile(args) => super::compile::run(&cli.cluster, args),
         Command::Rules(args) => rules(args),
+        Command::Graph(args) => graph(&cli.cluster, args),
+        Command::Diff(args) => super::diff::run(&cli.cluster, args),
+        Command::Trace(args) => super::trace::run(&cli.cluster, args),
+        Command::Apply(args) => super::apply::run(&cli.cluster, args),
         Command::Explain { id } => explain(id),
         Command::Completions { shell } => {
             let mut cmd = Cli::command();
@@ -166,6 +170,49 @@ pub(super) fn exit_code(outcome: &pipeline::Outcome, deny_warnings: bool) -> u8 
     } else {
         0
     }
+}
+
+/// Draws what it can even when the input has errors (they are counted on stderr).
+fn graph(cluster: &ClusterArgs, args: &super::args::GraphArgs) -> anyhow::Result<ExitCode> {
+    let settings = match resolve_settings(cluster) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("svcc: error: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let paths = if args.paths.is_empty() {
+        vec![PathBuf::from(".")]
+    } else {
+        args.paths.clone()
+    };
+    let outcome = pipeline::check_paths(&paths, &settings)?;
+    for e in &outcome.errors {
+        eprintln!("svcc: error: {e}");
+    }
+    if outcome.summary.errors > 0 {
+        eprintln!(
+            "svcc: the input has {} errors (`svcc check` shows them); drawing what links",
+            outcome.summary.errors
+        );
+    }
+    let mut text = String::new();
+    match args.format {
+        crate::explain::graph::GraphFormat::Dot => {
+            crate::explain::graph::write_dot(&outcome.model, &outcome.links, &mut text)
+        }
+        crate::explain::graph::GraphFormat::Mermaid => {
+            crate::explain::graph::write_mermaid(&outcome.model, &outcome.links, &mut text)
+        }
+    }
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.flush()?;
+    Ok(ExitCode::from(if outcome.errors.is_empty() {
+        0
+    } else {
+        2
+    }))
 }
 
 fn rules(args: &RulesArgs) -> anyhow::Result<ExitCode> {

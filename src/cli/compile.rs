@@ -83,6 +83,7 @@ pub fn run(cluster: &ClusterArgs, args: &CompileArgs) -> anyhow::Result<ExitCode
     let mut rendered = Vec::new();
     match args.target {
         Target::Plan => emit::plan_json::write(plan, &mut rendered)?,
+        Target::Dns => return super::dns::run(plan, &args.dns, &outcome.model),
         Target::Nft => {
             if let Err(e) = emit::nft::write(plan, &nft_options, &mut rendered) {
                 eprintln!("svcc: error: nft target: {e}");
@@ -98,7 +99,7 @@ pub fn run(cluster: &ClusterArgs, args: &CompileArgs) -> anyhow::Result<ExitCode
 
 /// The nft target's options from its flags; refused with another target, where they would
 /// be silently ignored.
-fn nft_options(args: &NftArgs, target: Target) -> Result<emit::nft::Options, String> {
+pub(super) fn nft_options(args: &NftArgs, target: Target) -> Result<emit::nft::Options, String> {
     let given = [
         ("--table", args.table.is_some()),
         ("--cluster-cidr", !args.cluster_cidr.is_empty()),

@@ -2,9 +2,13 @@
 //! resolved with `svcc.toml` into [`Settings`], and dispatched to a command. Exit codes: 0 no
 //! errors, 1 errors found, 2 usage, configuration or I/O failure.
 
+mod apply;
 mod args;
 mod commands;
 mod compile;
+mod diff;
+mod dns;
+mod trace;
 
 pub use args::Cli;
 

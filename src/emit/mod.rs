@@ -1,6 +1,7 @@
 //! Emit stage: the plan rendered for each target. Targets are dumb: they import only `plan`,
 //! format it, and decide nothing (DESIGN.md principle 4).
 
+pub mod dns;
 pub mod nft;
 pub mod plan_json;
 
@@ -9,6 +10,8 @@ pub mod plan_json;
 pub enum Target {
     /// The plan as JSON (the contract every other target is rendered from)
     Plan,
+    /// The cluster DNS zone as an RFC 1035 master file (`--reverse --out-dir` adds PTR zones)
+    Dns,
     /// An `nft -f` batch with kube-proxy's nftables-mode semantics (tables `ip`/`ip6` svcc)
     Nft,
 }

@@ -88,7 +88,7 @@ pub fn lower(
             .iter()
             .enumerate()
             .filter_map(|(p, port)| {
-                let mut plan = port_plan(i, p, port, svc, model, links, options)?;
+                let mut plan = port_plan(i, port, svc, model, links, options)?;
                 plan.origin = origin(&format!("spec.ports[{p}]"), port.span);
                 plan.node_port = node_port(
                     ns,
@@ -106,6 +106,7 @@ pub fn lower(
             .collect::<Vec<_>>();
         // Ports sharing a `port` number share the allocated nodePort (53/TCP + 53/UDP).
         let ports = share_node_ports(ports);
+        let addresses = addresses(i, svc, model, links);
         services.push(ServicePlan {
             namespace: ns.to_owned(),
             name: name.to_owned(),
@@ -117,11 +118,13 @@ pub fn lower(
             },
             headless: svc.is_headless(),
             cluster_ips,
+            // An IP-valued externalName gets no record (CoreDNS serves nothing for it).
             external_name: svc
                 .external_name
                 .as_ref()
                 .filter(|_| svc.is_external_name())
-                .map(|n| n.value.trim_end_matches('.').to_owned()),
+                .map(|n| n.value.trim_end_matches('.').to_owned())
+                .filter(|n| syntax::parse_ip(n).is_err()),
             external_ips: if svc.is_headless() || svc.is_external_name() {
                 Vec::new()
             } else {
@@ -146,6 +149,7 @@ pub fn lower(
                 .and_then(|h| u16::try_from(h.value).ok()),
             publish_not_ready_addresses: svc.publish_not_ready_addresses,
             ports,
+            addresses,
             origin: origin("", o.head_span()),
         });
     }
@@ -329,7 +333,6 @@ fn share_node_ports(mut ports: Vec<PortPlan>) -> Vec<PortPlan> {
 /// One Service port's endpoints and their eligibility.
 fn port_plan(
     i: usize,
-    p: usize,
     port: &ServicePort,
     svc: &Service,
     model: &Model,
@@ -339,13 +342,7 @@ fn port_plan(
     let number = u16::try_from(port.port.as_ref()?.value).ok()?;
     let protocol = Protocol::parse(&port.protocol.value)?;
     let sl = links.service_links.get(&i)?;
-    let mut endpoints = if !sl.slices.is_empty() {
-        from_slices(&sl.slices, port, model, links)
-    } else if !sl.endpoints.is_empty() {
-        from_endpoints(&sl.endpoints, port, model, links)
-    } else {
-        from_pods(&sl.selected, port, model, links, p, i)
-    };
+    let mut endpoints = collect(sl, Some(port), model, links, &model.objects[i]);
     if svc.publish_not_ready_addresses {
         for e in &mut endpoints {
             e.ready = true;
@@ -410,20 +407,65 @@ fn endpoint_origin(
         span,
     }
 }
+/// Endpoints of a Service port (or, with `None`, of the Service whatever the port, with port 0):
+/// EndpointSlices, else Endpoints, else the selected Pods.
+fn collect(
+    sl: &crate::link::ServiceLinks,
+    port: Option<&ServicePort>,
+    model: &Model,
+    links: &Links,
+    service: &Object,
+) -> Vec<Endpoint> {
+    if !sl.slices.is_empty() {
+        from_slices(&sl.slices, port, model, links)
+    } else if !sl.endpoints.is_empty() {
+        from_endpoints(&sl.endpoints, port, model, links)
+    } else {
+        from_pods(&sl.selected, port, model, links, service.name())
+    }
+}
 
-/// The endpoint port serving a Service port: same name and protocol.
-fn matching_port<'a>(
-    ports: &'a [EndpointPort],
-    service_port: &ServicePort,
-) -> Option<(usize, &'a EndpointPort)> {
-    ports.iter().enumerate().find(|(_, ep)| {
-        ep.name_str() == service_port.name_str() && ep.protocol.value == service_port.protocol.value
-    })
+/// The Service's addresses for DNS: every endpoint, whatever the port, unique by IP (ready if
+/// ready for any port; the first hostname seen).
+fn addresses(i: usize, svc: &Service, model: &Model, links: &Links) -> Vec<Address> {
+    let Some(sl) = links.service_links.get(&i) else {
+        return Vec::new();
+    };
+    let mut by_ip: BTreeMap<IpAddr, Address> = BTreeMap::new();
+    for e in collect(sl, None, model, links, &model.objects[i]) {
+        let ready = e.ready || svc.publish_not_ready_addresses;
+        let entry = by_ip.entry(e.ip).or_insert(Address {
+            ip: e.ip,
+            ready,
+            hostname: None,
+        });
+        entry.ready |= ready;
+        if entry.hostname.is_none() {
+            entry.hostname = e.hostname;
+        }
+    }
+    by_ip.into_values().collect()
+}
+
+/// The endpoint port serving a Service port: same name and protocol. `None` (any port) gives
+/// port 0 for every endpoint.
+fn matching_port(ports: &[EndpointPort], service_port: Option<&ServicePort>) -> Option<u16> {
+    let Some(service_port) = service_port else {
+        return Some(0);
+    };
+    ports
+        .iter()
+        .find(|ep| {
+            ep.name_str() == service_port.name_str()
+                && ep.protocol.value == service_port.protocol.value
+        })
+        .and_then(|ep| ep.port.as_ref())
+        .and_then(|n| u16::try_from(n.value).ok())
 }
 
 fn from_slices(
     slices: &[usize],
-    port: &ServicePort,
+    port: Option<&ServicePort>,
     model: &Model,
     links: &Links,
 ) -> Vec<Endpoint> {
@@ -439,14 +481,7 @@ fn from_slices(
         ) {
             continue;
         }
-        let Some((_, ep_port)) = matching_port(&slice.ports, port) else {
-            continue;
-        };
-        let Some(number) = ep_port
-            .port
-            .as_ref()
-            .and_then(|n| u16::try_from(n.value).ok())
-        else {
+        let Some(number) = matching_port(&slice.ports, port) else {
             continue;
         };
         for (k, e) in slice.endpoints.iter().enumerate() {
@@ -482,7 +517,7 @@ fn from_slices(
 
 fn from_endpoints(
     endpoints: &[usize],
-    port: &ServicePort,
+    port: Option<&ServicePort>,
     model: &Model,
     links: &Links,
 ) -> Vec<Endpoint> {
@@ -493,14 +528,7 @@ fn from_endpoints(
             continue;
         };
         for (s, subset) in ep.subsets.iter().enumerate() {
-            let Some((_, ep_port)) = matching_port(&subset.ports, port) else {
-                continue;
-            };
-            let Some(number) = ep_port
-                .port
-                .as_ref()
-                .and_then(|n| u16::try_from(n.value).ok())
-            else {
+            let Some(number) = matching_port(&subset.ports, port) else {
                 continue;
             };
             for (field, list, ready) in [
@@ -538,11 +566,10 @@ fn from_endpoints(
 /// Pods selected by the Service that have an IP: the endpoints the controller would write.
 fn from_pods(
     selected: &[usize],
-    port: &ServicePort,
+    port: Option<&ServicePort>,
     model: &Model,
     links: &Links,
-    _p: usize,
-    _svc: usize,
+    service_name: &str,
 ) -> Vec<Endpoint> {
     let mut out = Vec::new();
     for &w in selected {
@@ -555,9 +582,10 @@ fn from_pods(
         if matches!(status.phase.as_deref(), Some("Succeeded" | "Failed")) {
             continue;
         }
-        let number = match resolve_target(port, wl) {
-            Target::Named { port, .. } | Target::Number { port, .. } => port,
-            Target::Missing { .. } => continue,
+        let number = match port.map(|p| resolve_target(p, wl)) {
+            None => 0,
+            Some(Target::Named { port, .. } | Target::Number { port, .. }) => port,
+            Some(Target::Missing { .. }) => continue,
         };
         let Ok(number) = u16::try_from(number) else {
             continue;
@@ -569,6 +597,12 @@ fn from_pods(
             .is_some();
         let ready = status.ready == Some(true) && !terminating;
         let serving = status.ready == Some(true);
+        // The endpoint controller sets a hostname only when the Pod's `subdomain` names this
+        // Service (`ShouldSetHostname`).
+        let hostname = match (&wl.template.spec.hostname, &wl.template.spec.subdomain) {
+            (Some(h), Some(sd)) if sd.value == service_name => Some(h.value.clone()),
+            _ => None,
+        };
         let ips = status.pod_ips.iter().chain(status.pod_ip.iter());
         for ip in ips {
             let Ok((addr, _)) = syntax::parse_ip(&ip.value) else {
@@ -581,7 +615,7 @@ fn from_pods(
                 serving,
                 terminating,
                 node_name: wl.template.spec.node_name.as_ref().map(|n| n.value.clone()),
-                hostname: wl.template.spec.hostname.as_ref().map(|h| h.value.clone()),
+                hostname: hostname.clone(),
                 origin: endpoint_origin(o, links, w, "status.podIP".to_owned(), ip.span),
             });
         }

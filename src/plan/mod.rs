@@ -23,20 +23,20 @@ pub use lower::{lower, LowerOptions};
 
 use crate::source::Span;
 use ipnet::IpNet;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
 
 /// Version of the plan's JSON shape (`svcc compile --target plan`).
 pub const FORMAT: u32 = 1;
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
     pub format: u32,
     pub cluster: ClusterPlan,
     pub services: Vec<ServicePlan>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ClusterPlan {
     pub cluster_domain: String,
     pub service_cidrs: Vec<IpNet>,
@@ -45,7 +45,7 @@ pub struct ClusterPlan {
     pub node: Option<String>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Protocol {
     Tcp,
@@ -74,7 +74,7 @@ impl Protocol {
 }
 
 /// Where a plan entry came from, for explanations and traces.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Origin {
     pub kind: String,
     pub namespace: String,
@@ -85,19 +85,19 @@ pub struct Origin {
     pub span: Span,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClusterIp {
     pub ip: IpAddr,
     pub allocated: bool,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NodePort {
     pub port: u16,
     pub allocated: bool,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ServiceType {
     ClusterIP,
@@ -106,7 +106,7 @@ pub enum ServiceType {
     ExternalName,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ServicePlan {
     pub namespace: String,
     pub name: String,
@@ -128,7 +128,18 @@ pub struct ServicePlan {
     pub health_check_node_port: Option<u16>,
     pub publish_not_ready_addresses: bool,
     pub ports: Vec<PortPlan>,
+    /// Every endpoint address of the Service, whatever the port (DNS answers for headless
+    /// Services, ports or not), sorted by IP, unique.
+    pub addresses: Vec<Address>,
     pub origin: Origin,
+}
+
+/// An endpoint address as DNS sees it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Address {
+    pub ip: IpAddr,
+    pub ready: bool,
+    pub hostname: Option<String>,
 }
 
 impl ServicePlan {
@@ -145,7 +156,7 @@ impl ServicePlan {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PortPlan {
     /// Service port name (`""` when the only port is unnamed).
     pub name: String,
@@ -167,7 +178,7 @@ impl PortPlan {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Endpoint {
     pub ip: IpAddr,
     pub port: u16,

@@ -81,6 +81,9 @@ fn match_bytes(p: &[u8], s: &[u8]) -> bool {
         None => s.is_empty(),
         Some(b'*') if p.get(1) == Some(&b'*') => {
             let rest = p[2..].strip_prefix(b"/").unwrap_or(&p[2..]);
+            if rest.is_empty() {
+                return true;
+            }
             (0..=s.len()).any(|i| (i == 0 || s[i - 1] == b'/') && match_bytes(rest, &s[i..]))
                 || match_bytes(rest, s)
         }

@@ -43,19 +43,16 @@ pub fn check(model: &Model, links: &Links, f: &mut Findings) {
                 }
             }
             Body::Endpoints(_) if links.service(links.namespace(i), o.name()).is_none() => {
-                f.add(
+                let d = orphan(
                     i,
+                    o,
+                    o.name(),
+                    o.head_span(),
+                    "metadata.name",
+                    links,
                     objects,
-                    orphan(
-                        i,
-                        o,
-                        o.name(),
-                        o.head_span(),
-                        "metadata.name",
-                        links,
-                        objects,
-                    ),
                 );
+                f.add(i, objects, d);
             }
             Body::EndpointSlice(_) => match o.meta.labels.get(SERVICE_NAME_LABEL) {
                 None => f.add(

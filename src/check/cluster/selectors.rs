@@ -52,7 +52,9 @@ pub fn check(model: &Model, links: &Links, f: &mut Findings) {
                         .filter(|(_, t)| matches!(t, Target::Missing { .. }))
                         .map(|(w, _)| *w)
                         .collect();
-                    if !missing.is_empty() {
+                    // Only when no selected template exposes it: a Job or sidecar workload that
+                    // shares the labels but serves nothing does not make the Service wrong.
+                    if !missing.is_empty() && missing.len() == sl.targets[p].len() {
                         f.add(
                             i,
                             objects,

@@ -39,6 +39,20 @@ pub fn check(ctx: &Context, object: &Object, svc: &Service, sink: &mut Sink) {
         }
     }
     if svc.is_external_name() {
+        if let Some(name) = &svc.external_name {
+            let value = name.value.trim_end_matches('.');
+            // An IPv6 address is not a DNS name at all (`invalid-external-name` reports it).
+            if crate::check::syntax::parse_ip(value).is_ok()
+                && crate::check::syntax::dns1123_subdomain(value).is_empty()
+            {
+                sink.report(
+                    Diagnostic::new("external-name-is-ip", name.span, format!("externalName `{}` is an IP address", name.value))
+                        .label("CoreDNS serves no record for it")
+                        .path("spec.externalName")
+                        .help("an ExternalName is a DNS name; for a fixed address use a selector-less Service with an Endpoints object or EndpointSlice"),
+                );
+            }
+        }
         if let Some(ip) = svc.external_ips.first() {
             sink.report(ignored(
                 ip.span,

@@ -86,6 +86,8 @@
 //! ASCII without quotes and at most 128 bytes, rule and element text cannot end a command.
 //! A plan string that fails is an [`Error`], and nothing is written.
 
+mod removal;
+pub use removal::removal;
 mod hash;
 pub mod names;
 pub mod objects;

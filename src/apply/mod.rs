@@ -1,0 +1,297 @@
+//! `svcc apply`: the thin node runner. Input: a rendered ruleset, zone files and a state
+//! directory. It never leaves a node half-configured:
+//!
+//! 1. one exclusive lock (`<state>/lock`) serializes concurrent runs;
+//! 2. when the ruleset and every zone equal what was last applied, nothing is done (no call to
+//!    the runner at all) and the result is [`Applied::NoChange`];
+//! 3. every target is checked before any is changed: zone directories must be writable, and
+//!    the runner tests the ruleset (`nft -c`);
+//! 4. the ruleset is applied in one transaction; zone files are written only after it succeeded
+//!    (temporary file, fsync, rename, fsync of the directory), so a refused ruleset leaves the
+//!    zone untouched; then the reload command runs;
+//! 5. the state is saved last. A run killed at any point leaves the old or the new ruleset (the
+//!    transaction is atomic) and old or new zone files; the next run converges.
+//!
+//! The state records what svcc applied, not what the kernel holds: `--force` re-applies when
+//! something else may have changed the tables.
+
+pub mod fsutil;
+pub mod runner;
+
+use runner::{RunError, Runner};
+use std::path::{Path, PathBuf};
+
+/// What one run should make true.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub ruleset: Vec<u8>,
+    /// Destination path and content of each zone file.
+    pub zones: Vec<(PathBuf, String)>,
+    pub state_dir: PathBuf,
+    /// Run through `sh -c` after a change.
+    pub reload_cmd: Option<String>,
+    /// Apply even when the state says nothing changed.
+    pub force: bool,
+    /// The plan as JSON, kept in the state for `--dry-run` comparisons.
+    pub plan_json: String,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Applied {
+    NoChange,
+    Changed { ruleset: bool, zones: usize },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    #[error("{0}")]
+    Runner(#[from] RunError),
+    #[error("cannot write the zone to {path}: {source}")]
+    ZoneDir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("state directory {path}: {source}")]
+    State {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("reload command `{command}` failed: {detail}")]
+    Reload { command: String, detail: String },
+}
+
+const RULESET_FILE: &str = "ruleset";
+const PLAN_FILE: &str = "plan.json";
+
+/// Holds the state directory's lock for the life of the value.
+pub struct Lock {
+    _file: std::fs::File,
+}
+
+/// Takes the exclusive lock of a state directory, waiting for another run to finish.
+pub fn lock(state_dir: &Path) -> Result<Lock, ApplyError> {
+    let state = |source| ApplyError::State {
+        path: state_dir.display().to_string(),
+        source,
+    };
+    std::fs::create_dir_all(state_dir).map_err(state)?;
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(state_dir.join("lock"))
+        .map_err(state)?;
+    file.lock().map_err(state)?;
+    Ok(Lock { _file: file })
+}
+
+/// What was last applied (empty when nothing was).
+pub fn last_ruleset(state_dir: &Path) -> Vec<u8> {
+    std::fs::read(state_dir.join(RULESET_FILE)).unwrap_or_default()
+}
+
+pub fn last_plan(state_dir: &Path) -> Option<String> {
+    std::fs::read_to_string(state_dir.join(PLAN_FILE)).ok()
+}
+
+/// Applies a request. The caller holds the lock.
+pub fn apply(req: &Request, runner: &mut dyn Runner) -> Result<Applied, ApplyError> {
+    let ruleset_changed = req.force || last_ruleset(&req.state_dir) != req.ruleset;
+    let changed_zones: Vec<&(PathBuf, String)> = req
+        .zones
+        .iter()
+        .filter(|(path, text)| {
+            req.force || std::fs::read(path).ok().as_deref() != Some(text.as_bytes())
+        })
+        .collect();
+    if !ruleset_changed && changed_zones.is_empty() {
+        return Ok(Applied::NoChange);
+    }
+    for (path, _) in &changed_zones {
+        let dir = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        fsutil::check_writable(dir).map_err(|source| ApplyError::ZoneDir {
+            path: dir.display().to_string(),
+            source,
+        })?;
+    }
+    if ruleset_changed {
+        runner.check(&req.ruleset)?;
+        runner.apply(&req.ruleset)?;
+    }
+    for (path, text) in &changed_zones {
+        fsutil::write_atomic(path, text.as_bytes()).map_err(|source| ApplyError::ZoneDir {
+            path: path.display().to_string(),
+            source,
+        })?;
+    }
+    if let Some(cmd) = &req.reload_cmd {
+        run_reload(cmd)?;
+    }
+    save_state(&req.state_dir, &req.ruleset, &req.plan_json)?;
+    Ok(Applied::Changed {
+        ruleset: ruleset_changed,
+        zones: changed_zones.len(),
+    })
+}
+
+fn save_state(state_dir: &Path, ruleset: &[u8], plan_json: &str) -> Result<(), ApplyError> {
+    let state = |source| ApplyError::State {
+        path: state_dir.display().to_string(),
+        source,
+    };
+    std::fs::create_dir_all(state_dir).map_err(state)?;
+    fsutil::write_atomic(&state_dir.join(PLAN_FILE), plan_json.as_bytes()).map_err(state)?;
+    fsutil::write_atomic(&state_dir.join(RULESET_FILE), ruleset).map_err(state)
+}
+
+/// Removes svcc's tables (the runner applies `removal`) and forgets the state.
+pub fn remove(state_dir: &Path, removal: &[u8], runner: &mut dyn Runner) -> Result<(), ApplyError> {
+    runner.apply(removal)?;
+    for f in [RULESET_FILE, PLAN_FILE] {
+        match std::fs::remove_file(state_dir.join(f)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(ApplyError::State {
+                    path: state_dir.display().to_string(),
+                    source: e,
+                })
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+fn run_reload(cmd: &str) -> Result<(), ApplyError> {
+    let out = std::process::Command::new("sh")
+        .args(["-c", cmd])
+        .output()
+        .map_err(|e| ApplyError::Reload {
+            command: cmd.to_owned(),
+            detail: e.to_string(),
+        })?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(ApplyError::Reload {
+            command: cmd.to_owned(),
+            detail: format!(
+                "{}: {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            ),
+        })
+    }
+}
+
+/// Lines only in `old` (`-`) and only in `new` (`+`), in order: enough for sorted outputs.
+pub fn line_diff(old: &str, new: &str) -> String {
+    let old_lines: std::collections::HashSet<&str> = old.lines().collect();
+    let new_lines: std::collections::HashSet<&str> = new.lines().collect();
+    let mut out = String::new();
+    for l in old.lines().filter(|l| !new_lines.contains(l)) {
+        out.push_str(&format!("-{l}\n"));
+    }
+    for l in new.lines().filter(|l| !old_lines.contains(l)) {
+        out.push_str(&format!("+{l}\n"));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::runner::FakeRunner;
+    use super::*;
+
+    fn request(dir: &Path, ruleset: &str, zone: &str) -> Request {
+        Request {
+            ruleset: ruleset.as_bytes().to_vec(),
+            zones: vec![(dir.join("zones/db.cluster.local"), zone.to_owned())],
+            state_dir: dir.join("state"),
+            reload_cmd: None,
+            force: false,
+            plan_json: "{}".to_owned(),
+        }
+    }
+
+    #[test]
+    fn applies_then_does_nothing_when_unchanged() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("zones")).unwrap();
+        let req = request(dir.path(), "ruleset A\n", "zone A\n");
+        let _lock = lock(&req.state_dir).unwrap();
+        let mut fake = FakeRunner::default();
+        assert_eq!(
+            apply(&req, &mut fake).unwrap(),
+            Applied::Changed {
+                ruleset: true,
+                zones: 1
+            }
+        );
+        assert_eq!(fake.calls, ["check", "apply"]);
+        let mut fake = FakeRunner::default();
+        assert_eq!(apply(&req, &mut fake).unwrap(), Applied::NoChange);
+        assert!(
+            fake.calls.is_empty(),
+            "no runner call at all when nothing changed"
+        );
+        // Only the zone changed: no runner call, the zone is rewritten.
+        let req2 = request(dir.path(), "ruleset A\n", "zone B\n");
+        let mut fake = FakeRunner::default();
+        assert_eq!(
+            apply(&req2, &mut fake).unwrap(),
+            Applied::Changed {
+                ruleset: false,
+                zones: 1
+            }
+        );
+        assert!(fake.calls.is_empty());
+        assert_eq!(
+            std::fs::read_to_string(&req2.zones[0].0).unwrap(),
+            "zone B\n"
+        );
+    }
+
+    #[test]
+    fn a_refused_ruleset_leaves_zone_and_state_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("zones")).unwrap();
+        let old = request(dir.path(), "ruleset A\n", "zone A\n");
+        apply(&old, &mut FakeRunner::default()).unwrap();
+        let new = request(dir.path(), "ruleset B\n", "zone B\n");
+        let mut fake = FakeRunner {
+            refuse_check: Some("Error: syntax error".to_owned()),
+            ..FakeRunner::default()
+        };
+        let err = apply(&new, &mut fake).unwrap_err();
+        assert!(err.to_string().contains("syntax error"));
+        assert_eq!(fake.calls, ["check"], "never applied");
+        assert_eq!(
+            std::fs::read_to_string(&new.zones[0].0).unwrap(),
+            "zone A\n"
+        );
+        assert_eq!(last_ruleset(&new.state_dir), b"ruleset A\n");
+    }
+
+    #[test]
+    fn an_unwritable_zone_directory_stops_everything() {
+        let dir = tempfile::tempdir().unwrap();
+        let req = Request {
+            zones: vec![(dir.path().join("missing/dir/db.cluster.local"), "z".into())],
+            ..request(dir.path(), "r\n", "z")
+        };
+        let mut fake = FakeRunner::default();
+        assert!(matches!(
+            apply(&req, &mut fake),
+            Err(ApplyError::ZoneDir { .. })
+        ));
+        assert!(fake.calls.is_empty(), "checked before anything changed");
+    }
+
+    #[test]
+    fn diff_of_sorted_outputs() {
+        assert_eq!(line_diff("a\nb\nc\n", "a\nc\nd\n"), "-b\n+d\n");
+    }
+}

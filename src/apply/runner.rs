@@ -1,0 +1,166 @@
+//! Who talks to the kernel: a [`Runner`] tests and applies a ruleset in one transaction. The
+//! real runners call `nft` or `iptables-restore`; [`FakeRunner`] records what it was asked, so
+//! the apply logic is tested without root.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("`{0}` was not found on PATH")]
+    NotFound(String),
+    #[error("{tool} refused the ruleset:\n{message}")]
+    Refused { tool: String, message: String },
+    #[error("could not run {tool}: {source}")]
+    Io {
+        tool: String,
+        source: std::io::Error,
+    },
+}
+
+/// Applies rulesets for one target.
+pub trait Runner {
+    /// The tool's name, for messages (`nft`, `iptables-restore`).
+    fn tool(&self) -> &str;
+    /// Tests a ruleset without changing anything (`nft -c`, `iptables-restore --test`).
+    fn check(&mut self, ruleset: &[u8]) -> Result<(), RunError>;
+    /// Applies a ruleset in one transaction.
+    fn apply(&mut self, ruleset: &[u8]) -> Result<(), RunError>;
+}
+
+/// Finds an executable on PATH.
+pub fn which(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|p| is_executable(p))
+}
+
+fn is_executable(p: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+/// Runs a command with `input` on stdin; stderr (and stdout) become the error message.
+fn run_with_input(tool: &str, program: &Path, args: &[&str], input: &[u8]) -> Result<(), RunError> {
+    let io = |source| RunError::Io {
+        tool: tool.to_owned(),
+        source,
+    };
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(io)?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin.write_all(input).map_err(io)?;
+    }
+    let out = child.wait_with_output().map_err(io)?;
+    if out.status.success() {
+        return Ok(());
+    }
+    let mut message = String::from_utf8_lossy(&out.stderr).into_owned();
+    message.push_str(&String::from_utf8_lossy(&out.stdout));
+    Err(RunError::Refused {
+        tool: tool.to_owned(),
+        message: message.trim_end().to_owned(),
+    })
+}
+
+/// `nft -c -f -`, then `nft -f -`.
+pub struct NftRunner {
+    program: PathBuf,
+}
+
+impl NftRunner {
+    pub fn find() -> Result<NftRunner, RunError> {
+        which("nft")
+            .map(|program| NftRunner { program })
+            .ok_or_else(|| RunError::NotFound("nft".to_owned()))
+    }
+}
+
+impl Runner for NftRunner {
+    fn tool(&self) -> &str {
+        "nft"
+    }
+
+    fn check(&mut self, ruleset: &[u8]) -> Result<(), RunError> {
+        run_with_input("nft", &self.program, &["-c", "-f", "-"], ruleset)
+    }
+
+    fn apply(&mut self, ruleset: &[u8]) -> Result<(), RunError> {
+        run_with_input("nft", &self.program, &["-f", "-"], ruleset)
+    }
+}
+
+/// `iptables-restore --test --noflush`, then `iptables-restore --noflush` (and the ip6 variant).
+pub struct IptablesRunner {
+    program: PathBuf,
+}
+
+impl IptablesRunner {
+    pub fn find(ipv6: bool) -> Result<IptablesRunner, RunError> {
+        let name = if ipv6 {
+            "ip6tables-restore"
+        } else {
+            "iptables-restore"
+        };
+        which(name)
+            .map(|program| IptablesRunner { program })
+            .ok_or_else(|| RunError::NotFound(name.to_owned()))
+    }
+}
+
+impl Runner for IptablesRunner {
+    fn tool(&self) -> &str {
+        "iptables-restore"
+    }
+
+    fn check(&mut self, ruleset: &[u8]) -> Result<(), RunError> {
+        run_with_input(
+            "iptables-restore",
+            &self.program,
+            &["--test", "--noflush"],
+            ruleset,
+        )
+    }
+
+    fn apply(&mut self, ruleset: &[u8]) -> Result<(), RunError> {
+        run_with_input("iptables-restore", &self.program, &["--noflush"], ruleset)
+    }
+}
+
+/// Records calls; can be told to refuse.
+#[derive(Debug, Default)]
+pub struct FakeRunner {
+    pub calls: Vec<String>,
+    pub applied: Option<Vec<u8>>,
+    pub refuse_check: Option<String>,
+}
+
+impl Runner for FakeRunner {
+    fn tool(&self) -> &str {
+        "fake"
+    }
+
+    fn check(&mut self, _ruleset: &[u8]) -> Result<(), RunError> {
+        self.calls.push("check".to_owned());
+        match &self.refuse_check {
+            Some(m) => Err(RunError::Refused {
+                tool: "fake".to_owned(),
+                message: m.clone(),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    fn apply(&mut self, ruleset: &[u8]) -> Result<(), RunError> {
+        self.calls.push("apply".to_owned());
+        self.applied = Some(ruleset.to_vec());
+        Ok(())
+    }
+}

@@ -1,0 +1,275 @@
+//! `svcc apply`: compile for this node, then apply through [`crate::apply`]. One log line per
+//! run on stderr: what changed and how long it took.
+
+use super::args::{ApplyArgs, ClusterArgs, DataplaneTarget};
+use super::commands::resolve_settings;
+use crate::apply::runner::{NftRunner, RunError, Runner};
+use crate::apply::{self, Applied, ApplyError, Request};
+use crate::emit::{dns, nft};
+use crate::pipeline::{self, Settings};
+use crate::plan::{LowerOptions, Plan};
+use crate::report::{self, Format, Report};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant, SystemTime};
+
+pub fn run(cluster: &ClusterArgs, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
+    let mut settings = match resolve_settings(cluster) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("svcc: error: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    settings.max_file_bytes = args.limits.max_file_size;
+    settings.limits.max_depth = args.limits.max_depth;
+    settings.limits.max_alias_nodes = args.limits.max_alias_nodes;
+    settings.limits.max_documents = args.limits.max_documents;
+    let opts = match super::compile::nft_options(&args.net, crate::emit::Target::Nft) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("svcc: error: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    if args.dns.reverse && args.zone_dir.is_none() {
+        eprintln!("svcc: error: --reverse produces several zones; give --zone-dir DIR");
+        return Ok(ExitCode::from(2));
+    }
+    let mut runner: Box<dyn Runner> = match args.target {
+        DataplaneTarget::Nft => match NftRunner::find() {
+            Ok(r) => Box::new(r),
+            Err(e) => {
+                eprintln!("svcc: error: {e}");
+                return Ok(ExitCode::from(2));
+            }
+        },
+    };
+    if args.remove {
+        let _lock = apply::lock(&args.state_dir)?;
+        let removal = nft::removal(&opts.table);
+        return Ok(
+            match apply::remove(&args.state_dir, removal.as_bytes(), runner.as_mut()) {
+                Ok(()) => {
+                    eprintln!("svcc apply: removed tables `{}`", opts.table);
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("svcc: error: {e}");
+                    ExitCode::from(1)
+                }
+            },
+        );
+    }
+    let paths = if args.paths.is_empty() {
+        vec![PathBuf::from(".")]
+    } else {
+        args.paths.clone()
+    };
+    if !args.watch {
+        return Ok(ExitCode::from(once(
+            &paths,
+            &settings,
+            args,
+            &opts,
+            runner.as_mut(),
+        )));
+    }
+    // Watch: poll the inputs' modification times; apply after they settle.
+    let mut last_seen = None;
+    loop {
+        let stamp = input_stamp(&paths, &settings);
+        if last_seen.as_ref() != Some(&stamp) {
+            std::thread::sleep(Duration::from_millis(300));
+            if input_stamp(&paths, &settings) == stamp {
+                let _ = once(&paths, &settings, args, &opts, runner.as_mut());
+                last_seen = Some(stamp);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+/// Modification times and sizes of every input file, to notice changes.
+fn input_stamp(paths: &[PathBuf], settings: &Settings) -> Vec<(PathBuf, Option<SystemTime>, u64)> {
+    let (inputs, _) = crate::source::inputs::discover(paths, &settings.filter);
+    inputs
+        .into_iter()
+        .filter_map(|i| match i {
+            crate::source::inputs::Input::File(p) => {
+                let meta = std::fs::metadata(&p).ok();
+                Some((
+                    p,
+                    meta.as_ref().and_then(|m| m.modified().ok()),
+                    meta.map_or(0, |m| m.len()),
+                ))
+            }
+            crate::source::inputs::Input::Stdin => None,
+        })
+        .collect()
+}
+
+/// One compile-and-apply; returns the exit code.
+fn once(
+    paths: &[PathBuf],
+    settings: &Settings,
+    args: &ApplyArgs,
+    opts: &nft::Options,
+    runner: &mut dyn Runner,
+) -> u8 {
+    let started = Instant::now();
+    let compiled = match pipeline::compile(
+        paths,
+        settings,
+        &LowerOptions {
+            node: args.node.clone(),
+        },
+    ) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("svcc: error: {e}");
+            return 2;
+        }
+    };
+    let outcome = &compiled.outcome;
+    for e in &outcome.errors {
+        eprintln!("svcc: error: {e}");
+    }
+    let Some(plan) = &compiled.plan else {
+        let errors: Vec<_> = outcome
+            .diagnostics
+            .iter()
+            .filter(|d| d.severity == crate::diag::Severity::Error)
+            .cloned()
+            .collect();
+        let report = Report {
+            diagnostics: &errors,
+            sources: &outcome.sources,
+            summary: outcome.summary,
+            color: false,
+        };
+        let _ = report::write(Format::Short, &report, &mut std::io::stderr());
+        eprintln!(
+            "svcc apply: not applied: the input has {} errors (the last applied state stays)",
+            outcome.summary.errors
+        );
+        return if outcome.errors.is_empty() { 1 } else { 2 };
+    };
+    let request = match request(plan, args, opts) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("svcc: error: {e}");
+            return 2;
+        }
+    };
+    if args.dry_run {
+        dry_run(plan, &request);
+        return 0;
+    }
+    let result = apply::lock(&request.state_dir).and_then(|_lock| apply::apply(&request, runner));
+    let elapsed = started.elapsed().as_secs_f64();
+    let services = plan.services.len();
+    let endpoints: usize = plan
+        .services
+        .iter()
+        .flat_map(|s| &s.ports)
+        .map(|p| p.endpoints.len())
+        .sum();
+    match result {
+        Ok(Applied::NoChange) => {
+            eprintln!("svcc apply: no change ({services} services, {endpoints} endpoints; {elapsed:.3} s)");
+            0
+        }
+        Ok(Applied::Changed { ruleset, zones }) => {
+            let what = match (ruleset, zones) {
+                (true, 0) => "ruleset".to_owned(),
+                (true, n) => format!("ruleset and {n} zone file(s)"),
+                (false, n) => format!("{n} zone file(s)"),
+            };
+            eprintln!("svcc apply: applied {what} ({services} services, {endpoints} endpoints; {elapsed:.3} s)");
+            0
+        }
+        Err(ApplyError::Runner(RunError::NotFound(tool))) => {
+            eprintln!("svcc: error: `{tool}` was not found on PATH");
+            2
+        }
+        Err(e) => {
+            eprintln!("svcc: error: {e}\nsvcc apply: nothing changed ({elapsed:.3} s)");
+            1
+        }
+    }
+}
+
+fn request(plan: &Plan, args: &ApplyArgs, opts: &nft::Options) -> Result<Request, String> {
+    let mut ruleset = Vec::new();
+    nft::write(plan, opts, &mut ruleset).map_err(|e| e.to_string())?;
+    let dns_opts = dns::Options {
+        ttl: args.dns.ttl,
+        dns_address: args.dns.dns_address,
+        reverse: args.dns.reverse,
+        serial: args.dns.serial,
+    };
+    let mut zones = Vec::new();
+    if args.zone_file.is_some() || args.zone_dir.is_some() {
+        let (rendered, skipped) = dns::zones(plan, &dns_opts);
+        for s in &skipped {
+            eprintln!(
+                "warning[dns-name-too-long]: {} of Service {}/{} is left out of the zone: {}",
+                s.name, s.namespace, s.service, s.problem
+            );
+        }
+        if let Some(file) = &args.zone_file {
+            if let Some(z) = rendered.first() {
+                zones.push((file.clone(), z.text.clone()));
+            }
+        } else if let Some(dir) = &args.zone_dir {
+            zones.extend(
+                rendered
+                    .into_iter()
+                    .map(|z| (dir.join(format!("db.{}", z.origin)), z.text)),
+            );
+        }
+    }
+    Ok(Request {
+        ruleset,
+        zones,
+        state_dir: args.state_dir.clone(),
+        reload_cmd: args.reload_cmd.clone(),
+        force: args.force,
+        plan_json: serde_json::to_string_pretty(plan).map_err(|e| e.to_string())?,
+    })
+}
+
+/// What would change, against what was last applied: Services, then the text diffs.
+fn dry_run(plan: &Plan, req: &Request) {
+    let old_plan: Option<Plan> =
+        apply::last_plan(&req.state_dir).and_then(|t| serde_json::from_str(&t).ok());
+    let mut text = String::new();
+    match &old_plan {
+        Some(old) => {
+            crate::explain::diff::write_human(&crate::explain::diff::diff(old, plan), &mut text)
+        }
+        None => text.push_str("nothing applied yet: everything is new\n"),
+    }
+    let old_rules = String::from_utf8_lossy(&apply::last_ruleset(&req.state_dir)).into_owned();
+    let new_rules = String::from_utf8_lossy(&req.ruleset).into_owned();
+    let rules = apply::line_diff(&old_rules, &new_rules);
+    text.push_str(&format!(
+        "\nruleset: {}\n{rules}",
+        if rules.is_empty() {
+            "unchanged"
+        } else {
+            "changes"
+        }
+    ));
+    for (path, zone) in &req.zones {
+        let old = std::fs::read_to_string(path).unwrap_or_default();
+        let d = apply::line_diff(&old, zone);
+        text.push_str(&format!(
+            "\n{}: {}\n{d}",
+            path.display(),
+            if d.is_empty() { "unchanged" } else { "changes" }
+        ));
+    }
+    print!("{text}");
+}

@@ -1,0 +1,181 @@
+//! `svcc trace --to IP:PORT/PROTO [--from IP]`: human output names the files and lines
+//! responsible; `--format json` gives the [`Trace`] as JSON.
+
+use super::args::{ClusterArgs, TraceArgs, TraceFormat};
+use super::commands::resolve_settings;
+use crate::check::syntax;
+use crate::explain::packet;
+use crate::explain::trace::{self, Trace, TraceOptions, Verdict};
+use crate::pipeline;
+use crate::plan::{LowerOptions, Origin};
+use crate::source::SourceMap;
+use serde::Serialize;
+use std::fmt::Write as _;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+pub fn run(cluster: &ClusterArgs, args: &TraceArgs) -> anyhow::Result<ExitCode> {
+    let settings = match resolve_settings(cluster) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("svcc: error: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let packet = match packet::parse(&args.to) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("svcc: error: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let mut cluster_cidrs = Vec::new();
+    for c in &args.cluster_cidr {
+        match syntax::parse_cidr(c.trim()) {
+            Ok((net, _)) => cluster_cidrs.push(net),
+            Err(_) => {
+                eprintln!("svcc: error: --cluster-cidr `{c}`: {}", syntax::CIDR_FMT);
+                return Ok(ExitCode::from(2));
+            }
+        }
+    }
+    let paths = if args.paths.is_empty() {
+        vec![PathBuf::from(".")]
+    } else {
+        args.paths.clone()
+    };
+    let compiled = pipeline::compile(
+        &paths,
+        &settings,
+        &LowerOptions {
+            node: args.node.clone(),
+        },
+    )?;
+    for e in &compiled.outcome.errors {
+        eprintln!("svcc: error: {e}");
+    }
+    let Some(plan) = &compiled.plan else {
+        eprintln!(
+            "svcc: error: the input has {} errors; run `svcc check`",
+            compiled.outcome.summary.errors
+        );
+        return Ok(ExitCode::from(2));
+    };
+    let opts = TraceOptions {
+        from: args.from,
+        cluster_cidrs,
+        masquerade_all: args.masquerade_all,
+    };
+    let t = trace::trace(plan, &packet, &opts);
+    let sources = &compiled.outcome.sources;
+    let text = match args.format {
+        TraceFormat::Human => human(&t, sources),
+        TraceFormat::Json => {
+            let mut s = serde_json::to_string_pretty(&Located::new(&t, sources))?;
+            s.push('\n');
+            s
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn at(origin: &Origin, sources: &SourceMap) -> String {
+    if (origin.span.file.0 as usize) >= sources.len() {
+        return String::new();
+    }
+    let file = sources.get(origin.span.file);
+    let (line, col) = file.line_col(origin.span.start);
+    format!("{}:{line}:{col}", file.name)
+}
+
+fn human(t: &Trace, sources: &SourceMap) -> String {
+    let mut s = String::new();
+    let from = t.from.map_or(String::new(), |f| format!(" from {f}"));
+    let _ = writeln!(s, "packet {}{from}", t.packet);
+    if let (Some(entry), Some(svc)) = (t.entry, &t.service) {
+        let kind = serde_json::to_value(entry)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        let origin = t
+            .service_origin
+            .as_ref()
+            .map_or(String::new(), |o| format!("  [{}]", at(o, sources)));
+        let _ = writeln!(
+            s,
+            "  matches {kind} of Service {svc} port {}{origin}",
+            t.port.as_deref().unwrap_or("")
+        );
+    }
+    if let Some(p) = &t.policy {
+        let _ = writeln!(s, "  traffic policy: {p}");
+    }
+    if !t.candidates.is_empty() {
+        let _ = writeln!(s, "  endpoints ({}, numgen random):", t.candidates.len());
+        for c in &t.candidates {
+            let node = c
+                .node
+                .as_ref()
+                .map_or(String::new(), |n| format!(" on {n}"));
+            let _ = writeln!(
+                s,
+                "    {:<24} p={:.2}{node}  {} {}/{} {}  [{}]",
+                std::net::SocketAddr::new(c.ip, c.port),
+                c.probability,
+                c.origin.kind,
+                c.origin.namespace,
+                c.origin.name,
+                c.origin.path,
+                at(&c.origin, sources)
+            );
+        }
+    }
+    if let Some(a) = t.affinity_seconds {
+        let _ = writeln!(
+            s,
+            "  session affinity: ClientIP, a client stays on the endpoint it reached for {a}s"
+        );
+    }
+    if t.verdict == Verdict::Dnat {
+        let _ = writeln!(
+            s,
+            "  masquerade: {}",
+            if t.masquerade { "yes" } else { "no" }
+        );
+    }
+    let verdict = match t.verdict {
+        Verdict::Dnat => "DNAT",
+        Verdict::Reject => "REJECT",
+        Verdict::Drop => "DROP",
+        Verdict::None => "not a Service address",
+    };
+    let _ = writeln!(s, "  verdict: {verdict}: {}", t.reason);
+    s
+}
+
+/// The trace with file/line/column for every origin.
+#[derive(Serialize)]
+struct Located<'a> {
+    #[serde(flatten)]
+    trace: &'a Trace,
+    service_location: Option<String>,
+    candidate_locations: Vec<String>,
+}
+
+impl<'a> Located<'a> {
+    fn new(trace: &'a Trace, sources: &SourceMap) -> Located<'a> {
+        Located {
+            trace,
+            service_location: trace.service_origin.as_ref().map(|o| at(o, sources)),
+            candidate_locations: trace
+                .candidates
+                .iter()
+                .map(|c| at(&c.origin, sources))
+                .collect(),
+        }
+    }
+}
