@@ -165,6 +165,29 @@ fn nodeport_on_node_address_reaches_endpoints() {
     );
 }
 
+/// `--nodeport-addresses`: NodePorts answer only on node addresses inside the given CIDRs; on
+/// another node address (the pods' gateway) the port is the node's own, where nothing listens.
+#[test]
+fn nodeport_addresses_limit_where_node_ports_answer() {
+    let Some(t) = topology("nodeport_addresses_limit_where_node_ports_answer", 3) else {
+        return;
+    };
+    let pod = &t.pods[2].ns;
+    // Without the flag, every local address but loopback: also the pods' gateway.
+    t.apply(&compile(&["nodeport.yaml"]));
+    let gateway = Probe::tcp(NODE_POD_GATEWAY, 30080, 40).run_in(&t, pod);
+    t.ensure(gateway.reached_exactly(&eps(&[1, 2], 8080)));
+
+    t.apply(&compile_with(
+        &["nodeport.yaml"],
+        &["--nodeport-addresses", "172.31.0.0/24"],
+    ));
+    let listed = Probe::tcp(NODE_IP, 30080, 40).run(&t);
+    t.ensure(listed.reached_exactly(&eps(&[1, 2], 8080)));
+    let other = Probe::tcp(NODE_POD_GATEWAY, 30080, 3).run_in(&t, pod);
+    t.ensure(other.refused_within(REFUSAL_LIMIT));
+}
+
 /// Scenario 4: an externalIP routed to the node (which does not own it) reaches the endpoints.
 #[test]
 fn external_ip_reaches_endpoints() {
@@ -270,7 +293,7 @@ fn terminating_endpoints_serve_as_fallback() {
 
 /// Scenario 9: externalTrafficPolicy Local: NodePort traffic from outside reaches only the
 /// endpoints on this node and keeps its source address; the ClusterIP still reaches every endpoint,
-/// and so does the NodePort from a pod.
+/// and so does the NodePort from a pod or from the node itself.
 #[test]
 fn external_traffic_policy_local_uses_only_local_endpoints() {
     let Some(t) = topology("external_traffic_policy_local_uses_only_local_endpoints", 4) else {
@@ -288,6 +311,10 @@ fn external_traffic_policy_local_uses_only_local_endpoints() {
     let from_pod = Probe::tcp(NODE_IP, 30090, 90).run_in(&t, &t.pods[3].ns);
     t.ensure(from_pod.reached_exactly(&eps(&[1, 2, 3], 8080)));
     t.ensure(from_pod.peers_are(&pod_ip(4).to_string()));
+    // So does the node itself, masqueraded.
+    let from_node = Probe::tcp(NODE_IP, 30090, 90).run_in(&t, &t.node);
+    t.ensure(from_node.reached_exactly(&eps(&[1, 2, 3], 8080)));
+    t.ensure(from_node.peers_are(&NODE_POD_GATEWAY.to_string()));
 }
 
 /// Hairpin: a pod whose connection to its own Service lands on itself is masqueraded (else its
