@@ -259,11 +259,6 @@ impl Tally {
             "every attempt to time out (a drop)",
         )
     }
-
-    /// No attempt was answered.
-    pub fn none_answered(&self) -> Result<(), String> {
-        self.check(self.answers().is_empty(), "no answer at all")
-    }
 }
 
 fn count<'a>(items: impl Iterator<Item = &'a str>) -> BTreeMap<&'a str, usize> {
