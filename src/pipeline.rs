@@ -121,7 +121,7 @@ fn check_loaded(
     loaded: Loaded,
     settings: &Settings,
 ) -> Result<Outcome, check::schema::SchemaError> {
-    let schemas = SchemaSet::new(settings.profile.kubernetes_minor)?;
+    let schemas = SchemaSet::shared(settings.profile.kubernetes_minor)?;
     let mut model = model::decode(loaded.documents, settings.profile.kubernetes_minor);
     model.diagnostics.extend(loaded.diagnostics);
     let links = link::link(&model, &settings.profile.default_namespace);
@@ -135,7 +135,7 @@ fn check_loaded(
             .filter(|(_, s)| !s.is_empty())
             .collect(),
     };
-    let checked = check::run(&model, &links, &settings.profile, &schemas, &options);
+    let checked = check::run(&model, &links, &settings.profile, schemas, &options);
     let mut summary = Summary {
         files: loaded.sources.len(),
         documents: model.documents,

@@ -114,7 +114,28 @@ pub struct SchemaError {
     message: String,
 }
 
+/// One parsed set per minor for the whole process (tests and fuzzers check many inputs).
+static SHARED: [OnceLock<Result<SchemaSet, String>>; 5] = [const { OnceLock::new() }; 5];
+
 impl SchemaSet {
+    /// The process-wide set for a minor, built on first use.
+    pub fn shared(minor: u32) -> Result<&'static SchemaSet, SchemaError> {
+        let index = BUNDLES
+            .iter()
+            .position(|(m, _)| *m == minor)
+            .ok_or_else(|| SchemaError {
+                minor,
+                message: "not bundled".to_owned(),
+            })?;
+        SHARED[index]
+            .get_or_init(|| SchemaSet::new(minor).map_err(|e| e.message))
+            .as_ref()
+            .map_err(|message| SchemaError {
+                minor,
+                message: message.clone(),
+            })
+    }
+
     pub fn new(minor: u32) -> Result<SchemaSet, SchemaError> {
         let err = |message: String| SchemaError { minor, message };
         let bundle = BUNDLES
