@@ -120,11 +120,12 @@ pub struct DnsArgs {
     pub serial: Option<u32>,
 }
 
-/// Options of `--target nft` (kube-proxy's knobs).
+/// Options of `--target nft` and `--target iptables` (kube-proxy's knobs).
 #[derive(Debug, Args)]
-#[command(next_help_heading = "nft target")]
+#[command(next_help_heading = "nft and iptables targets")]
 pub struct NftArgs {
-    /// Name of the `ip` and `ip6` tables the ruleset replaces [default: svcc]
+    /// nft: name of the `ip` and `ip6` tables the ruleset replaces [default: svcc]; iptables:
+    /// prefix of every chain name, at most 7 characters [default: SVCC]
     #[arg(long, value_name = "NAME")]
     pub table: Option<String>,
     /// Pod CIDR(s): ClusterIP traffic from outside them is masqueraded, and pods skip
@@ -138,6 +139,20 @@ pub struct NftArgs {
     /// address but loopback]
     #[arg(long, value_delimiter = ',', value_name = "CIDR[,CIDR]")]
     pub nodeport_addresses: Vec<String>,
+}
+
+/// Options of `--target iptables` only.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "iptables target")]
+pub struct IptablesArgs {
+    /// Address family of the restore input: ipv4 for `iptables-restore`, ipv6 for
+    /// `ip6tables-restore`
+    #[arg(long, value_enum, value_name = "FAMILY")]
+    pub family: Option<crate::emit::iptables::Family>,
+    /// Leave out the jumps from built-in chains (`-I PREROUTING 1 -j SVCC-SERVICES`, …);
+    /// without this flag, loading the output twice duplicates them
+    #[arg(long)]
+    pub no_jumps: bool,
 }
 
 /// Bounds on hostile input.
@@ -195,6 +210,8 @@ pub struct CompileArgs {
     pub dns: DnsArgs,
     #[command(flatten)]
     pub nft: NftArgs,
+    #[command(flatten)]
+    pub iptables: IptablesArgs,
     #[command(flatten)]
     pub limits: LimitArgs,
 }
@@ -268,7 +285,11 @@ pub enum TraceFormat {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum DataplaneTarget {
+    /// `nft -f`: tables `ip svcc` and `ip6 svcc`
     Nft,
+    /// `iptables-restore --noflush` (and `ip6tables-restore` for IPv6 addresses): chains
+    /// `SVCC-*`, jumps from built-in chains added only when missing, stale chains deleted
+    Iptables,
 }
 
 #[derive(Debug, Args)]
@@ -297,7 +318,7 @@ pub struct ApplyArgs {
     /// Print what would change, change nothing
     #[arg(long)]
     pub dry_run: bool,
-    /// Delete svcc's tables and forget the state
+    /// Delete svcc's tables (iptables: its chains and jumps) and forget the state
     #[arg(long)]
     pub remove: bool,
     /// Apply again whenever an input file changes; keep the last good state on errors
