@@ -355,6 +355,9 @@ impl Topology {
         let node = ns("node");
         let client = ns("client");
         node.sysctl("net.ipv4.ip_forward", "1");
+        // The kernel rate-limits ICMP errors per destination (a burst of 6, then one a
+        // second); a test that expects several refusals in a row to one client needs them all.
+        node.sysctl("net.ipv4.icmp_ratelimit", "0");
 
         node.ip(&format!(
             "link add eth-client type veth peer name eth0 netns {}",
