@@ -19,7 +19,9 @@
 //!
 //! One applied input holds both families: the IPv4 input, then, when the plan has IPv6
 //! addresses, the line [`IPV6_MARKER`] and the IPv6 input, loaded with `ip6tables-restore`.
-//! Both are tested before either is loaded; the two loads are two transactions.
+//! Both are tested before either is loaded; the two loads are two transactions. When a plan
+//! no longer has IPv6 addresses, the IPv6 input is no longer applied, so svcc's IPv6 chains
+//! stay as they were until `svcc apply --target iptables --remove`.
 //!
 //! `--remove` uses the same machinery with an input that declares nothing: every svcc chain is
 //! stale, and every jump that exists gets a `-D` line before the chains are deleted.

@@ -254,7 +254,6 @@ mod tests {
             rule("SVCC-X", &["-j", "ACCEPT\nCOMMIT"]),
             rule("SVCC-X", &["--comment", "a\" -j DROP \""]),
             rule("SVCC-X", &["--comment", "a\\"]),
-            rule("SVCC-X", &["-j", "#"]),
             rule("SVCC-X", &[""]),
             rule("SVCC-X", &[]),
             rule(&"X".repeat(29), &["-j", "ACCEPT"]),
