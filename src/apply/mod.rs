@@ -16,6 +16,7 @@
 //! something else may have changed the tables.
 
 pub mod fsutil;
+pub mod iptables;
 pub mod runner;
 
 use runner::{RunError, Runner};

@@ -1,11 +1,12 @@
 //! `svcc apply`: compile for this node, then apply through [`crate::apply`]. One log line per
 //! run on stderr: what changed and how long it took.
 
-use super::args::{ApplyArgs, ClusterArgs, DataplaneTarget};
+use super::args::{ApplyArgs, ClusterArgs, DataplaneTarget, IptablesArgs};
 use super::commands::resolve_settings;
+use crate::apply::iptables::{self as ipt_apply, IptablesApply, SystemXtables};
 use crate::apply::runner::{NftRunner, RunError, Runner};
 use crate::apply::{self, Applied, ApplyError, Request};
-use crate::emit::{dns, nft};
+use crate::emit::{dns, iptables, nft};
 use crate::pipeline::{self, Settings};
 use crate::plan::{LowerOptions, Plan};
 use crate::report::{self, Format, Report};
@@ -25,7 +26,7 @@ pub fn run(cluster: &ClusterArgs, args: &ApplyArgs) -> anyhow::Result<ExitCode> 
     settings.limits.max_depth = args.limits.max_depth;
     settings.limits.max_alias_nodes = args.limits.max_alias_nodes;
     settings.limits.max_documents = args.limits.max_documents;
-    let opts = match super::compile::nft_options(&args.net, crate::emit::Target::Nft) {
+    let opts = match dataplane_options(args) {
         Ok(o) => o,
         Err(e) => {
             eprintln!("svcc: error: {e}");
@@ -36,23 +37,41 @@ pub fn run(cluster: &ClusterArgs, args: &ApplyArgs) -> anyhow::Result<ExitCode> 
         eprintln!("svcc: error: --reverse produces several zones; give --zone-dir DIR");
         return Ok(ExitCode::from(2));
     }
-    let mut runner: Box<dyn Runner> = match args.target {
-        DataplaneTarget::Nft => match NftRunner::find() {
+    let mut runner: Box<dyn Runner> = match &opts {
+        Dataplane::Nft(_) => match NftRunner::find() {
             Ok(r) => Box::new(r),
             Err(e) => {
                 eprintln!("svcc: error: {e}");
                 return Ok(ExitCode::from(2));
             }
         },
+        Dataplane::Iptables(o) => {
+            let mode = if args.remove {
+                ipt_apply::Mode::Remove
+            } else {
+                ipt_apply::Mode::Install
+            };
+            Box::new(IptablesApply::new(&o.prefix, mode, SystemXtables))
+        }
     };
     if args.remove {
         let _lock = apply::lock(&args.state_dir)?;
-        let removal = nft::removal(&opts.table);
+        let (removal, what) = match &opts {
+            Dataplane::Nft(o) => (nft::removal(&o.table), format!("tables `{}`", o.table)),
+            Dataplane::Iptables(o) => (
+                ipt_apply::removal(),
+                format!("chains `{}-*` and their jumps", o.prefix),
+            ),
+        };
         return Ok(
             match apply::remove(&args.state_dir, removal.as_bytes(), runner.as_mut()) {
                 Ok(()) => {
-                    eprintln!("svcc apply: removed tables `{}`", opts.table);
+                    eprintln!("svcc apply: removed {what}");
                     ExitCode::SUCCESS
+                }
+                Err(ApplyError::Runner(RunError::NotFound(tool))) => {
+                    eprintln!("svcc: error: `{tool}` was not found on PATH");
+                    ExitCode::from(2)
                 }
                 Err(e) => {
                     eprintln!("svcc: error: {e}");
@@ -114,7 +133,7 @@ fn once(
     paths: &[PathBuf],
     settings: &Settings,
     args: &ApplyArgs,
-    opts: &nft::Options,
+    opts: &Dataplane,
     runner: &mut dyn Runner,
 ) -> u8 {
     let started = Instant::now();
@@ -200,9 +219,68 @@ fn once(
     }
 }
 
-fn request(plan: &Plan, args: &ApplyArgs, opts: &nft::Options) -> Result<Request, String> {
+/// The dataplane target and its options.
+enum Dataplane {
+    Nft(nft::Options),
+    Iptables(iptables::Options),
+}
+
+fn dataplane_options(args: &ApplyArgs) -> Result<Dataplane, String> {
+    match args.target {
+        DataplaneTarget::Nft => {
+            super::compile::nft_options(&args.net, crate::emit::Target::Nft).map(Dataplane::Nft)
+        }
+        DataplaneTarget::Iptables => {
+            let own = IptablesArgs {
+                family: None,
+                no_jumps: true,
+            };
+            let opts =
+                super::compile::iptables_options(&args.net, &own, crate::emit::Target::Iptables)?;
+            if opts.prefix == "KUBE" {
+                return Err(
+                    "--table KUBE would make svcc delete kube-proxy's chains as stale; \
+                     choose another prefix (KUBE is for `svcc compile`, to diff against \
+                     kube-proxy)"
+                        .to_owned(),
+                );
+            }
+            Ok(Dataplane::Iptables(opts))
+        }
+    }
+}
+
+/// The ruleset to apply: nft's batch, or the iptables inputs (IPv4, then IPv6 when the plan
+/// has IPv6 addresses), without jumps: the runner adds the missing ones.
+fn ruleset(plan: &Plan, opts: &Dataplane) -> Result<Vec<u8>, String> {
     let mut ruleset = Vec::new();
-    nft::write(plan, opts, &mut ruleset).map_err(|e| e.to_string())?;
+    match opts {
+        Dataplane::Nft(o) => nft::write(plan, o, &mut ruleset).map_err(|e| e.to_string())?,
+        Dataplane::Iptables(o) => {
+            let render = |family| -> Result<String, String> {
+                let mut out = Vec::new();
+                let opts = iptables::Options {
+                    family,
+                    jumps: false,
+                    ..o.clone()
+                };
+                iptables::write(plan, &opts, &mut out).map_err(|e| e.to_string())?;
+                Ok(String::from_utf8_lossy(&out).into_owned())
+            };
+            let v4 = render(iptables::Family::Ipv4)?;
+            let v6 = if iptables::uses_family(plan, iptables::Family::Ipv6) {
+                Some(render(iptables::Family::Ipv6)?)
+            } else {
+                None
+            };
+            ruleset = ipt_apply::join(&v4, v6.as_deref()).into_bytes();
+        }
+    }
+    Ok(ruleset)
+}
+
+fn request(plan: &Plan, args: &ApplyArgs, opts: &Dataplane) -> Result<Request, String> {
+    let ruleset = ruleset(plan, opts)?;
     let dns_opts = dns::Options {
         ttl: args.dns.ttl,
         dns_address: args.dns.dns_address,

@@ -120,12 +120,14 @@ pub struct DnsArgs {
     pub serial: Option<u32>,
 }
 
-const NFT_HEADING: &str = "nft target";
+const NFT_HEADING: &str = "nft and iptables targets";
 
-/// Options of `--target nft` (kube-proxy's knobs), under their own help heading.
+/// Options of `--target nft` and `--target iptables` (kube-proxy's knobs). Each flag names its
+/// help heading, so the heading does not spill onto the flags that follow in other commands.
 #[derive(Debug, Args)]
 pub struct NftArgs {
-    /// Name of the `ip` and `ip6` tables the ruleset replaces [default: svcc]
+    /// nft: name of the `ip` and `ip6` tables the ruleset replaces [default: svcc]; iptables:
+    /// prefix of every chain name, at most 7 characters [default: SVCC]
     #[arg(long, help_heading = NFT_HEADING, value_name = "NAME")]
     pub table: Option<String>,
     /// Pod CIDR(s): ClusterIP traffic from outside them is masqueraded, and pods skip
@@ -139,6 +141,20 @@ pub struct NftArgs {
     /// address but loopback]
     #[arg(long, help_heading = NFT_HEADING, value_delimiter = ',', value_name = "CIDR[,CIDR]")]
     pub nodeport_addresses: Vec<String>,
+}
+
+/// Options of `--target iptables` only.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "iptables target")]
+pub struct IptablesArgs {
+    /// Address family of the restore input: ipv4 for `iptables-restore`, ipv6 for
+    /// `ip6tables-restore`
+    #[arg(long, value_enum, value_name = "FAMILY")]
+    pub family: Option<crate::emit::iptables::Family>,
+    /// Leave out the jumps from built-in chains (`-I PREROUTING 1 -j SVCC-SERVICES`, …);
+    /// without this flag, loading the output twice duplicates them
+    #[arg(long)]
+    pub no_jumps: bool,
 }
 
 /// Bounds on hostile input.
@@ -195,9 +211,11 @@ pub struct CompileArgs {
     #[command(flatten)]
     pub dns: DnsArgs,
     #[command(flatten)]
-    pub limits: LimitArgs,
-    #[command(flatten)]
     pub nft: NftArgs,
+    #[command(flatten)]
+    pub iptables: IptablesArgs,
+    #[command(flatten)]
+    pub limits: LimitArgs,
 }
 
 #[derive(Debug, Args)]
@@ -269,7 +287,11 @@ pub enum TraceFormat {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum DataplaneTarget {
+    /// `nft -f`: tables `ip svcc` and `ip6 svcc`
     Nft,
+    /// `iptables-restore --noflush` (and `ip6tables-restore` for IPv6 addresses): chains
+    /// `SVCC-*`, jumps from built-in chains added only when missing, stale chains deleted
+    Iptables,
 }
 
 #[derive(Debug, Args)]
@@ -298,7 +320,7 @@ pub struct ApplyArgs {
     /// Print what would change, change nothing
     #[arg(long)]
     pub dry_run: bool,
-    /// Delete svcc's tables and forget the state
+    /// Delete svcc's tables (iptables: its chains and jumps) and forget the state
     #[arg(long)]
     pub remove: bool,
     /// Apply again whenever an input file changes; keep the last good state on errors

@@ -2,7 +2,7 @@
 //! there are errors nothing at all is written to stdout (exit 1), so
 //! `svcc compile --target nft m/ | nft -f -` never applies a partial ruleset.
 
-use super::args::{ClusterArgs, CompileArgs, NftArgs};
+use super::args::{ClusterArgs, CompileArgs, IptablesArgs, NftArgs};
 use super::commands::{exit_code, resolve_settings, use_color};
 use crate::diag::Severity;
 use crate::emit::{self, Target};
@@ -30,7 +30,15 @@ pub fn run(cluster: &ClusterArgs, args: &CompileArgs) -> anyhow::Result<ExitCode
             }
         }
     }
-    let nft_options = match nft_options(&args.nft, args.target) {
+    let target_options = match args.target {
+        Target::Iptables => {
+            iptables_options(&args.nft, &args.iptables, args.target).map(TargetOptions::Iptables)
+        }
+        _ => nft_options(&args.nft, args.target)
+            .and_then(|o| refuse_iptables_flags(&args.iptables, args.target).map(|()| o))
+            .map(TargetOptions::Nft),
+    };
+    let target_options = match target_options {
         Ok(o) => o,
         Err(e) => {
             eprintln!("svcc: error: {e}");
@@ -85,9 +93,35 @@ pub fn run(cluster: &ClusterArgs, args: &CompileArgs) -> anyhow::Result<ExitCode
         Target::Plan => emit::plan_json::write(plan, &mut rendered)?,
         Target::Dns => return super::dns::run(plan, &args.dns, &outcome.model),
         Target::Nft => {
-            if let Err(e) = emit::nft::write(plan, &nft_options, &mut rendered) {
+            let TargetOptions::Nft(opts) = &target_options else {
+                unreachable!("nft options for the nft target")
+            };
+            if let Err(e) = emit::nft::write(plan, opts, &mut rendered) {
                 eprintln!("svcc: error: nft target: {e}");
                 return Ok(ExitCode::from(1));
+            }
+        }
+        Target::Iptables => {
+            let TargetOptions::Iptables(opts) = &target_options else {
+                unreachable!("iptables options for the iptables target")
+            };
+            if let Err(e) = emit::iptables::write(plan, opts, &mut rendered) {
+                eprintln!("svcc: error: iptables target: {e}");
+                return Ok(ExitCode::from(1));
+            }
+            let other = match opts.family {
+                emit::iptables::Family::Ipv4 => emit::iptables::Family::Ipv6,
+                emit::iptables::Family::Ipv6 => emit::iptables::Family::Ipv4,
+            };
+            if !args.quiet && emit::iptables::uses_family(plan, other) {
+                eprintln!(
+                    "warning: the plan has {} addresses, which are not in this {} output; \
+                     `svcc compile --target iptables --family {}` writes them for {}",
+                    other.name(),
+                    opts.family.name(),
+                    other.name().to_lowercase(),
+                    other.restore_tool()
+                );
             }
         }
     }
@@ -97,32 +131,85 @@ pub fn run(cluster: &ClusterArgs, args: &CompileArgs) -> anyhow::Result<ExitCode
     Ok(ExitCode::SUCCESS)
 }
 
-/// The nft target's options from its flags; refused with another target, where they would
-/// be silently ignored.
-pub(super) fn nft_options(args: &NftArgs, target: Target) -> Result<emit::nft::Options, String> {
+/// The rendered target's options.
+enum TargetOptions {
+    Nft(emit::nft::Options),
+    Iptables(emit::iptables::Options),
+}
+
+/// Refuses the kube-proxy flags with a target that would silently ignore them.
+fn refuse_net_flags(args: &NftArgs, target: Target) -> Result<(), String> {
     let given = [
         ("--table", args.table.is_some()),
         ("--cluster-cidr", !args.cluster_cidr.is_empty()),
         ("--masquerade-all", args.masquerade_all),
         ("--nodeport-addresses", !args.nodeport_addresses.is_empty()),
     ];
-    if target != Target::Nft {
+    if !matches!(target, Target::Nft | Target::Iptables) {
         if let Some((flag, _)) = given.iter().find(|(_, g)| *g) {
-            return Err(format!("{flag} applies only to `--target nft`"));
+            return Err(format!(
+                "{flag} applies only to `--target nft` and `--target iptables`"
+            ));
         }
     }
-    let cidrs = |flag: &str, values: &[String]| -> Result<Vec<ipnet::IpNet>, String> {
-        values
-            .iter()
-            .map(|v| match crate::check::syntax::parse_cidr(v.trim()) {
-                Ok((net, false)) => Ok(net),
-                Ok((net, true)) => Err(format!(
-                    "{flag} `{v}` has host bits set; did you mean `{net}`?"
-                )),
-                Err(_) => Err(format!("{flag} `{v}`: {}", crate::check::syntax::CIDR_FMT)),
-            })
-            .collect()
+    Ok(())
+}
+
+fn refuse_iptables_flags(args: &IptablesArgs, target: Target) -> Result<(), String> {
+    let given = [
+        ("--family", args.family.is_some()),
+        ("--no-jumps", args.no_jumps),
+    ];
+    if target != Target::Iptables {
+        if let Some((flag, _)) = given.iter().find(|(_, g)| *g) {
+            return Err(format!("{flag} applies only to `--target iptables`"));
+        }
+    }
+    Ok(())
+}
+
+/// CIDRs from a flag, without host bits.
+fn cidrs(flag: &str, values: &[String]) -> Result<Vec<ipnet::IpNet>, String> {
+    values
+        .iter()
+        .map(|v| match crate::check::syntax::parse_cidr(v.trim()) {
+            Ok((net, false)) => Ok(net),
+            Ok((net, true)) => Err(format!(
+                "{flag} `{v}` has host bits set; did you mean `{net}`?"
+            )),
+            Err(_) => Err(format!("{flag} `{v}`: {}", crate::check::syntax::CIDR_FMT)),
+        })
+        .collect()
+}
+
+/// The iptables target's options from the shared kube-proxy flags (`--table` is the chain
+/// prefix) and its own.
+pub(super) fn iptables_options(
+    args: &NftArgs,
+    ipt: &IptablesArgs,
+    target: Target,
+) -> Result<emit::iptables::Options, String> {
+    refuse_net_flags(args, target)?;
+    refuse_iptables_flags(ipt, target)?;
+    let options = emit::iptables::Options {
+        prefix: args
+            .table
+            .clone()
+            .unwrap_or_else(|| emit::iptables::DEFAULT_PREFIX.to_owned()),
+        family: ipt.family.unwrap_or_default(),
+        cluster_cidrs: cidrs("--cluster-cidr", &args.cluster_cidr)?,
+        masquerade_all: args.masquerade_all,
+        nodeport_addresses: cidrs("--nodeport-addresses", &args.nodeport_addresses)?,
+        jumps: !ipt.no_jumps,
     };
+    options.validate().map_err(|e| e.to_string())?;
+    Ok(options)
+}
+
+/// The nft target's options from its flags; refused with a target other than nft and
+/// iptables, where they would be silently ignored.
+pub(super) fn nft_options(args: &NftArgs, target: Target) -> Result<emit::nft::Options, String> {
+    refuse_net_flags(args, target)?;
     let options = emit::nft::Options {
         table: args
             .table

@@ -2,6 +2,8 @@
 //! format it, and decide nothing (DESIGN.md principle 4).
 
 pub mod dns;
+pub mod hash;
+pub mod iptables;
 pub mod nft;
 pub mod plan_json;
 
@@ -14,4 +16,7 @@ pub enum Target {
     Dns,
     /// An `nft -f` batch with kube-proxy's nftables-mode semantics (tables `ip`/`ip6` svcc)
     Nft,
+    /// `iptables-restore --noflush` input with kube-proxy's iptables-mode semantics (chains
+    /// `SVCC-*`; `--family ipv6` for `ip6tables-restore`)
+    Iptables,
 }

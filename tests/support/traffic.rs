@@ -248,6 +248,11 @@ impl Tally {
         )
     }
 
+    /// No attempt was answered.
+    pub fn none_answered(&self) -> Result<(), String> {
+        self.check(self.answers().is_empty(), "no answer at all")
+    }
+
     /// Every attempt timed out: the packets were dropped, not refused.
     pub fn timed_out(&self) -> Result<(), String> {
         self.check(

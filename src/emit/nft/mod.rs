@@ -88,7 +88,6 @@
 
 mod removal;
 pub use removal::removal;
-mod hash;
 pub mod names;
 pub mod objects;
 mod ruleset;

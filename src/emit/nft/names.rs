@@ -10,7 +10,7 @@
 //! before lowering), and addresses print as digits, dots and hex, so every name built here is
 //! an nft identifier; [`is_identifier`] checks it again where the name is used.
 
-use super::hash::{base32_prefix, sha256};
+use crate::emit::hash::{base32_prefix, sha256};
 use crate::plan::Protocol;
 use std::net::IpAddr;
 

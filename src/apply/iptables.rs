@@ -1,0 +1,454 @@
+//! `svcc apply --target iptables`: what a restore input cannot do by itself.
+//!
+//! The compiled input (`svcc compile --target iptables --no-jumps`) declares and fills svcc's
+//! chains; loading it with `iptables-restore --noflush` replaces their rules in one
+//! transaction. Two things depend on the node and are added here, to the same input, right
+//! before each test and load:
+//!
+//! - **Jumps from built-in chains** (`PREROUTING`, `INPUT`, …): each is looked up with
+//!   `iptables -t <table> -C <chain> <rule>` and its `-I <chain> 1 <rule>` line is added only
+//!   when it is missing. A restore line cannot do that itself: under `--noflush` an insert adds
+//!   a copy on every load, and a `-D` for a rule that is not there fails the whole restore. So
+//!   running apply again never duplicates a jump, and a jump someone deleted comes back on the
+//!   next load (one that changes something, or `--force`).
+//! - **Stale chains**: `iptables-save` lists the node's chains; every chain with svcc's prefix
+//!   that the new input does not declare is declared too (`:NAME - [0:0]`, which empties it)
+//!   and deleted (`-X NAME`) at the end of its table, so chains of removed Services and
+//!   endpoints go away in the same transaction. Only svcc's own chains refer to them, and those
+//!   are all emptied by the same input, so the deletion cannot fail on a reference.
+//!
+//! One applied input holds both families: the IPv4 input, then, when the plan has IPv6
+//! addresses, the line [`IPV6_MARKER`] and the IPv6 input, loaded with `ip6tables-restore`.
+//! Both are tested before either is loaded; the two loads are two transactions. When a plan
+//! no longer has IPv6 addresses, the IPv6 input is no longer applied, so svcc's IPv6 chains
+//! stay as they were until `svcc apply --target iptables --remove`.
+//!
+//! `--remove` uses the same machinery with an input that declares nothing: every svcc chain is
+//! stale, and every jump that exists gets a `-D` line before the chains are deleted.
+
+use super::runner::{IptablesRunner, RunError, Runner};
+use crate::emit::iptables::{self, Family, Jump, Table};
+use std::collections::{BTreeMap, BTreeSet};
+use std::process::Command;
+
+/// Separates the IPv4 and IPv6 inputs in an applied ruleset.
+pub const IPV6_MARKER: &str = "# svcc: ip6tables-restore input follows";
+
+/// What apply needs from a node's xtables: look-ups and restores.
+pub trait Xtables {
+    /// Whether `jump` exists (`iptables -C`).
+    fn has_rule(&mut self, family: Family, jump: &Jump) -> Result<bool, RunError>;
+    /// The user-defined and built-in chains of each table (`iptables-save`).
+    fn chains(&mut self, family: Family) -> Result<BTreeMap<String, BTreeSet<String>>, RunError>;
+    /// `iptables-restore --noflush`, with `--test` when `test`.
+    fn restore(&mut self, family: Family, input: &[u8], test: bool) -> Result<(), RunError>;
+}
+
+/// The node's own `iptables`, `iptables-save` and `iptables-restore` (and the ip6 ones).
+#[derive(Debug, Default)]
+pub struct SystemXtables;
+
+fn run(tool: &str, args: &[String]) -> Result<std::process::Output, RunError> {
+    let program = super::runner::which(tool).ok_or_else(|| RunError::NotFound(tool.to_owned()))?;
+    Command::new(program)
+        .args(args)
+        .output()
+        .map_err(|source| RunError::Io {
+            tool: tool.to_owned(),
+            source,
+        })
+}
+
+impl Xtables for SystemXtables {
+    fn has_rule(&mut self, family: Family, jump: &Jump) -> Result<bool, RunError> {
+        let out = run(family.tool(), &jump.check_argv())?;
+        match out.status.code() {
+            Some(0) => Ok(true),
+            // 1: no such rule; 2: its target chain does not exist (yet).
+            Some(1 | 2) => Ok(false),
+            _ => Err(RunError::Refused {
+                tool: family.tool().to_owned(),
+                message: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+            }),
+        }
+    }
+
+    fn chains(&mut self, family: Family) -> Result<BTreeMap<String, BTreeSet<String>>, RunError> {
+        let out = run(family.save_tool(), &[])?;
+        if !out.status.success() {
+            return Err(RunError::Refused {
+                tool: family.save_tool().to_owned(),
+                message: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+            });
+        }
+        Ok(parse_chains(&String::from_utf8_lossy(&out.stdout)))
+    }
+
+    fn restore(&mut self, family: Family, input: &[u8], test: bool) -> Result<(), RunError> {
+        let mut runner = IptablesRunner::find(family == Family::Ipv6)?;
+        if test {
+            runner.check(input)
+        } else {
+            runner.apply(input)
+        }
+    }
+}
+
+/// Chains per table from `iptables-save` text (`*nat`, then `:NAME POLICY [p:b]` lines).
+pub fn parse_chains(save: &str) -> BTreeMap<String, BTreeSet<String>> {
+    let mut chains: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut table = None;
+    for line in save.lines() {
+        if let Some(name) = line.strip_prefix('*') {
+            table = Some(name.trim().to_owned());
+        } else if let (Some(t), Some(rest)) = (&table, line.strip_prefix(':')) {
+            if let Some(name) = rest.split_whitespace().next() {
+                chains.entry(t.clone()).or_default().insert(name.to_owned());
+            }
+        } else if line.trim() == "COMMIT" {
+            table = None;
+        }
+    }
+    chains
+}
+
+/// Whether the run installs svcc's rules or removes them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Add the missing jumps; delete stale chains.
+    Install,
+    /// Delete the jumps that exist and every svcc chain.
+    Remove,
+}
+
+/// A [`Runner`] for the iptables target: completes each family's input from the node's state
+/// (see the module doc), then tests or loads it.
+pub struct IptablesApply<X: Xtables> {
+    pub prefix: String,
+    pub mode: Mode,
+    pub xtables: X,
+}
+
+impl<X: Xtables> IptablesApply<X> {
+    pub fn new(prefix: &str, mode: Mode, xtables: X) -> Self {
+        IptablesApply {
+            prefix: prefix.to_owned(),
+            mode,
+            xtables,
+        }
+    }
+
+    /// Each family's completed input. A family whose input is only empty tables and that has
+    /// nothing of svcc's on the node is left out (nothing to do).
+    pub fn complete(&mut self, ruleset: &[u8]) -> Result<Vec<(Family, String)>, RunError> {
+        let text = String::from_utf8_lossy(ruleset);
+        let mut out = Vec::new();
+        for (family, part) in split(&text) {
+            let chains = match self.xtables.chains(family) {
+                Ok(c) => c,
+                // Removing IPv6 where there is no ip6tables: nothing of svcc's can be there.
+                Err(RunError::NotFound(_))
+                    if self.mode == Mode::Remove && family == Family::Ipv6 =>
+                {
+                    continue
+                }
+                Err(e) => return Err(e),
+            };
+            let mut jump_lines: BTreeMap<Table, Vec<String>> = BTreeMap::new();
+            for jump in iptables::jumps(&self.prefix) {
+                let exists = self.xtables.has_rule(family, &jump)?;
+                let line = match (self.mode, exists) {
+                    (Mode::Install, false) => jump.insert_line(),
+                    (Mode::Remove, true) => jump.delete_line(),
+                    _ => continue,
+                };
+                let line = line.map_err(|e| RunError::Refused {
+                    tool: "svcc".to_owned(),
+                    message: e.to_string(),
+                })?;
+                jump_lines.entry(jump.table).or_default().push(line);
+            }
+            let completed = complete_part(&part, &self.prefix, &chains, &jump_lines);
+            if self.mode == Mode::Remove && completed == part {
+                continue;
+            }
+            out.push((family, completed));
+        }
+        Ok(out)
+    }
+}
+
+impl<X: Xtables> Runner for IptablesApply<X> {
+    fn tool(&self) -> &str {
+        "iptables-restore"
+    }
+
+    fn check(&mut self, ruleset: &[u8]) -> Result<(), RunError> {
+        for (family, input) in self.complete(ruleset)? {
+            self.xtables.restore(family, input.as_bytes(), true)?;
+        }
+        Ok(())
+    }
+
+    fn apply(&mut self, ruleset: &[u8]) -> Result<(), RunError> {
+        for (family, input) in self.complete(ruleset)? {
+            self.xtables.restore(family, input.as_bytes(), false)?;
+        }
+        Ok(())
+    }
+}
+
+/// The applied ruleset: the IPv4 input, then the IPv6 one after [`IPV6_MARKER`] if any.
+pub fn join(ipv4: &str, ipv6: Option<&str>) -> String {
+    match ipv6 {
+        Some(v6) => format!("{ipv4}{IPV6_MARKER}\n{v6}"),
+        None => ipv4.to_owned(),
+    }
+}
+
+/// The family parts of an applied ruleset.
+pub fn split(text: &str) -> Vec<(Family, String)> {
+    let marker = format!("{IPV6_MARKER}\n");
+    match text.split_once(&marker) {
+        Some((v4, v6)) => vec![(Family::Ipv4, v4.to_owned()), (Family::Ipv6, v6.to_owned())],
+        None => vec![(Family::Ipv4, text.to_owned())],
+    }
+}
+
+/// The input for the removal of everything svcc has in both families.
+pub fn removal() -> String {
+    let empty = "*filter\nCOMMIT\n*nat\nCOMMIT\n";
+    join(empty, Some(empty))
+}
+
+/// Adds to each `*table … COMMIT` block of `part`: declarations of stale chains after
+/// `*table`, and before `COMMIT` the jump lines, then `-X` for the stale chains. A table with
+/// something to add and no block gets one.
+fn complete_part(
+    part: &str,
+    prefix: &str,
+    node: &BTreeMap<String, BTreeSet<String>>,
+    jumps: &BTreeMap<Table, Vec<String>>,
+) -> String {
+    // Chains each table of the input declares.
+    let mut declared: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut current: Option<String> = None;
+    for line in part.lines() {
+        if let Some(t) = line.strip_prefix('*') {
+            current = Some(t.trim().to_owned());
+        } else if let (Some(t), Some(rest)) = (&current, line.strip_prefix(':')) {
+            if let Some(name) = rest.split_whitespace().next() {
+                declared
+                    .entry(t.clone())
+                    .or_default()
+                    .insert(name.to_owned());
+            }
+        }
+    }
+    let stale = |table: &str| -> Vec<String> {
+        node.get(table)
+            .into_iter()
+            .flatten()
+            .filter(|c| iptables::is_own_chain(prefix, c))
+            .filter(|c| !declared.get(table).is_some_and(|d| d.contains(*c)))
+            .cloned()
+            .collect()
+    };
+    let jumps_of = |table: &str| -> Vec<String> {
+        Table::ALL
+            .iter()
+            .find(|t| t.as_str() == table)
+            .and_then(|t| jumps.get(t))
+            .cloned()
+            .unwrap_or_default()
+    };
+    let mut out = String::new();
+    let mut seen = BTreeSet::new();
+    let mut current: Option<String> = None;
+    for line in part.lines() {
+        if let Some(t) = line.strip_prefix('*') {
+            let t = t.trim().to_owned();
+            out.push_str(line);
+            out.push('\n');
+            for chain in stale(&t) {
+                out.push_str(&format!(":{chain} - [0:0]\n"));
+            }
+            seen.insert(t.clone());
+            current = Some(t);
+            continue;
+        }
+        if line.trim() == "COMMIT" {
+            if let Some(t) = current.take() {
+                for j in jumps_of(&t) {
+                    out.push_str(&j);
+                    out.push('\n');
+                }
+                for chain in stale(&t) {
+                    out.push_str(&format!("-X {chain}\n"));
+                }
+            }
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    for table in Table::ALL {
+        let t = table.as_str();
+        let (stale, jumps) = (stale(t), jumps_of(t));
+        if seen.contains(t) || (stale.is_empty() && jumps.is_empty()) {
+            continue;
+        }
+        out.push_str(&format!("*{t}\n"));
+        for chain in &stale {
+            out.push_str(&format!(":{chain} - [0:0]\n"));
+        }
+        for j in jumps {
+            out.push_str(&j);
+            out.push('\n');
+        }
+        for chain in &stale {
+            out.push_str(&format!("-X {chain}\n"));
+        }
+        out.push_str("COMMIT\n");
+    }
+    out
+}
+
+/// Records restores and answers look-ups from a model of the node; for tests.
+#[derive(Debug, Default)]
+pub struct FakeXtables {
+    /// Chains per family and table.
+    pub chains: BTreeMap<(Family, String), BTreeSet<String>>,
+    /// Jumps that exist: (family, table, chain, args).
+    pub rules: BTreeSet<(Family, String, String, Vec<String>)>,
+    /// Every restore: family, test, input.
+    pub restores: Vec<(Family, bool, String)>,
+}
+
+impl Xtables for FakeXtables {
+    fn has_rule(&mut self, family: Family, jump: &Jump) -> Result<bool, RunError> {
+        Ok(self.rules.contains(&(
+            family,
+            jump.table.as_str().to_owned(),
+            jump.chain.to_owned(),
+            jump.args.clone(),
+        )))
+    }
+
+    fn chains(&mut self, family: Family) -> Result<BTreeMap<String, BTreeSet<String>>, RunError> {
+        Ok(self
+            .chains
+            .iter()
+            .filter(|((f, _), _)| *f == family)
+            .map(|((_, t), c)| (t.clone(), c.clone()))
+            .collect())
+    }
+
+    fn restore(&mut self, family: Family, input: &[u8], test: bool) -> Result<(), RunError> {
+        self.restores
+            .push((family, test, String::from_utf8_lossy(input).into_owned()));
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const INPUT: &str =
+        "# svcc\n*filter\n:SVCC-SERVICES - [0:0]\nCOMMIT\n*nat\n:SVCC-SERVICES - [0:0]\n:SVCC-SVC-A - [0:0]\n-A SVCC-SERVICES -j SVCC-SVC-A\nCOMMIT\n";
+
+    fn node() -> FakeXtables {
+        let mut x = FakeXtables::default();
+        let nat: BTreeSet<String> = ["PREROUTING", "SVCC-SERVICES", "SVCC-SVC-OLD", "KUBE-SVC-X"]
+            .map(str::to_owned)
+            .into();
+        x.chains.insert((Family::Ipv4, "nat".into()), nat);
+        x
+    }
+
+    #[test]
+    fn adds_missing_jumps_and_deletes_stale_chains() {
+        let mut apply = IptablesApply::new("SVCC", Mode::Install, node());
+        let parts = apply.complete(INPUT.as_bytes()).unwrap();
+        assert_eq!(parts.len(), 1);
+        let text = &parts[0].1;
+        let jumps = iptables::jumps("SVCC");
+        assert_eq!(text.matches("-I ").count(), jumps.len(), "{text}");
+        assert!(text.contains("*nat\n:SVCC-SVC-OLD - [0:0]\n"), "{text}");
+        assert!(text.ends_with("-X SVCC-SVC-OLD\nCOMMIT\n"), "{text}");
+        assert!(!text.contains("KUBE-SVC-X"), "never touches other chains");
+        assert!(!text.contains("-X SVCC-SVC-A") && !text.contains("-X SVCC-SERVICES"));
+
+        // With every jump in place, none is added again.
+        for j in &jumps {
+            apply.xtables.rules.insert((
+                Family::Ipv4,
+                j.table.as_str().to_owned(),
+                j.chain.to_owned(),
+                j.args.clone(),
+            ));
+        }
+        let parts = apply.complete(INPUT.as_bytes()).unwrap();
+        assert!(!parts[0].1.contains("-I "), "{}", parts[0].1);
+    }
+
+    #[test]
+    fn check_then_apply_restore_both_families() {
+        let mut apply = IptablesApply::new("SVCC", Mode::Install, node());
+        let both = join(INPUT, Some(INPUT));
+        apply.check(both.as_bytes()).unwrap();
+        apply.apply(both.as_bytes()).unwrap();
+        let done: Vec<(Family, bool)> = apply
+            .xtables
+            .restores
+            .iter()
+            .map(|(f, t, _)| (*f, *t))
+            .collect();
+        assert_eq!(
+            done,
+            [
+                (Family::Ipv4, true),
+                (Family::Ipv6, true),
+                (Family::Ipv4, false),
+                (Family::Ipv6, false)
+            ]
+        );
+    }
+
+    #[test]
+    fn removal_deletes_existing_jumps_then_every_chain() {
+        let mut x = node();
+        let jump = iptables::jumps("SVCC")
+            .into_iter()
+            .find(|j| j.chain == "PREROUTING")
+            .unwrap();
+        x.rules.insert((
+            Family::Ipv4,
+            "nat".into(),
+            "PREROUTING".into(),
+            jump.args.clone(),
+        ));
+        let mut apply = IptablesApply::new("SVCC", Mode::Remove, x);
+        let parts = apply.complete(removal().as_bytes()).unwrap();
+        assert_eq!(parts.len(), 1, "IPv6 has nothing of svcc's: left out");
+        assert_eq!(
+            parts[0].1,
+            format!(
+                "*filter\nCOMMIT\n*nat\n:SVCC-SERVICES - [0:0]\n:SVCC-SVC-OLD - [0:0]\n{}\n\
+                 -X SVCC-SERVICES\n-X SVCC-SVC-OLD\nCOMMIT\n",
+                jump.delete_line().unwrap()
+            )
+        );
+    }
+
+    #[test]
+    fn parses_iptables_save() {
+        let save = "# Generated\n*nat\n:PREROUTING ACCEPT [0:0]\n:SVCC-SERVICES - [0:0]\n-A PREROUTING -j SVCC-SERVICES\nCOMMIT\n*filter\n:INPUT ACCEPT [0:0]\nCOMMIT\n";
+        let chains = parse_chains(save);
+        assert_eq!(
+            chains["nat"],
+            ["PREROUTING", "SVCC-SERVICES"].map(str::to_owned).into()
+        );
+        assert_eq!(chains["filter"], ["INPUT"].map(str::to_owned).into());
+    }
+}

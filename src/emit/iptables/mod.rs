@@ -1,0 +1,369 @@
+//! `--target iptables`: the plan as `iptables-restore` input with the semantics of
+//! kube-proxy's iptables mode (reference: `shared/reference/dataplane.md` §2). The output is
+//! deterministic: the same plan and options give the same bytes.
+//!
+//! # Decisions
+//!
+//! **Chains and prefix.** Every chain svcc writes is named `<prefix>-…`, the prefix being
+//! `SVCC` unless `--table` says otherwise (1–7 letters, digits or `_`, starting with a letter,
+//! so that `<prefix>-SEP-<16 characters>` fits iptables' 28), so svcc and kube-proxy (`KUBE-…`)
+//! can run on one node. With `--table KUBE` the names are exactly kube-proxy's, which makes
+//! the output diffable against a real node. Shared chains: nat `SERVICES`, `NODEPORTS`,
+//! `MARK-MASQ`, `POSTROUTING`; filter `SERVICES`, `EXTERNAL-SERVICES`, `NODEPORTS`, `FORWARD`,
+//! `PROXY-FIREWALL`. Per Service port (nat): `SVC-<hash>` (Cluster policy endpoints),
+//! `SVL-<hash>` (Local policy endpoints), `EXT-<hash>` (NodePort, externalIP and LoadBalancer
+//! traffic), `FW-<hash>` (`loadBalancerSourceRanges`), and `SEP-<hash>` per endpoint; the
+//! hashes are kube-proxy's (`names.rs`).
+//!
+//! **Replacement.** The input is for `iptables-restore --noflush` (other chains of the node
+//! stay as they are). Every svcc chain in use is declared with `:NAME - [0:0]`, which creates
+//! it or empties it, so one restore replaces all rules of svcc's chains in one transaction;
+//! a refused input changes nothing. A chain an earlier output had and this one has not is not
+//! named here (the emitter cannot know it): `svcc apply --target iptables` lists svcc's chains
+//! on the node and adds `:NAME - [0:0]` and `-X NAME` for the stale ones to the same input.
+//!
+//! **Jumps from built-in chains.** nat `PREROUTING` and `OUTPUT` jump to `SERVICES`, nat
+//! `POSTROUTING` to `POSTROUTING`; filter `INPUT` and `FORWARD` to `EXTERNAL-SERVICES`, filter
+//! `FORWARD` and `OUTPUT` to `SERVICES`, filter `FORWARD` to `FORWARD`, and filter `INPUT`,
+//! `OUTPUT` and `FORWARD` to `PROXY-FIREWALL`, the filter ones for new connections only (the
+//! same hooks as kube-proxy, [`jumps`]). A restore input cannot add a rule to a built-in
+//! chain idempotently: under `--noflush` an `-A`/`-I` line adds a copy on every load, and a
+//! `-D` line for a rule that is not there makes the whole restore fail. So the jumps are
+//! written as `-I <chain> 1` lines at the end of their table only when [`Options::jumps`] is
+//! set (`svcc compile` sets it unless `--no-jumps`): then
+//! `svcc compile --target iptables | iptables-restore --noflush` works on a fresh node, but
+//! loading it a second time duplicates the jumps (harmless for packets, since the chains
+//! return or DNAT, but untidy). `svcc apply --target iptables` leaves them out of the compiled
+//! input and adds each jump only when `iptables -C` does not find it. They are inserted at the
+//! head of their chains, as kube-proxy does, so a firewall's own `DROP` rules further down do
+//! not hide Services.
+//!
+//! **Families.** One input holds one family ([`Options::family`]): IPv4 for
+//! `iptables-restore`, or IPv6 (`--family ipv6`) for `ip6tables-restore`. As in the nft
+//! target, a Service counts in a family when it has a clusterIP of that family, and then
+//! contributes that family's addresses, source ranges and endpoints. `svcc compile` warns on
+//! stderr when the plan has addresses of the family it did not write.
+//!
+//! **Per Service port** (kube-proxy's rules):
+//! - nat `SERVICES`: clusterIP and port to `SVC` (`SVL` with `internalTrafficPolicy: Local`);
+//!   externalIPs to `EXT`; LoadBalancer IPs to `EXT`, or to `FW` when source ranges apply;
+//!   last, local destinations (`-m addrtype --dst-type LOCAL`) go on to `NODEPORTS`, which
+//!   sends NodePorts to `EXT`.
+//! - `SVC`/`SVL`: for ClusterIP traffic, `MARK-MASQ` for sources outside the pod CIDR
+//!   (`--cluster-cidr`), or for every source with `--masquerade-all`, or never without either;
+//!   with ClientIP affinity one `-m recent --rcheck --seconds <timeout> --reap` rule per
+//!   endpoint; then one rule per endpoint, rule `i` of `n` with
+//!   `-m statistic --mode random --probability 1/(n−i)` (10 decimals), the last one without.
+//! - `SEP`: `-s <endpoint> -j MARK-MASQ` (hairpin), then DNAT (with `-m recent --set` under
+//!   affinity).
+//! - `EXT`: under Cluster policy, mark for masquerade and go to `SVC`; under Local policy, pods
+//!   (`--cluster-cidr`) go to `SVC`, traffic from the node itself is masqueraded and goes to
+//!   `SVC`, the rest goes to `SVL` when there is a local endpoint.
+//! - `FW`: sources in `loadBalancerSourceRanges` go on to `EXT`; the rest is not DNATed and
+//!   filter `PROXY-FIREWALL` drops it.
+//! - No usable endpoint: no nat chains; filter `SERVICES` (clusterIP) and
+//!   `EXTERNAL-SERVICES`/`NODEPORTS` (externalIPs, LoadBalancer IPs, NodePorts) `REJECT`
+//!   (ICMP port unreachable). Endpoints, but none for a Local policy: `DROP` instead.
+//! - Masquerade: `MARK-MASQ` ORs mark `0x4000`; nat `POSTROUTING` returns for unmarked
+//!   packets, clears the mark (so a packet is not masqueraded twice) and masquerades with
+//!   `--random-fully`. filter `FORWARD` drops `INVALID` conntrack state and accepts marked or
+//!   established forwarded traffic, as kube-proxy does.
+//!
+//! **NodePorts.** By default on every local address but loopback
+//! (`-m addrtype --dst-type LOCAL ! -d 127.0.0.0/8`, `::1/128`); svcc never sets
+//! `route_localnet`, so localhost NodePorts (an iptables-mode default) do not exist. With
+//! `--nodeport-addresses CIDR,…`, on local addresses inside the CIDRs of the family (a family
+//! with none gets no NodePorts), loopback still excluded. NodePorts are not subject to
+//! `loadBalancerSourceRanges`, as in kube-proxy.
+//!
+//! **Differences from kube-proxy, on purpose.** The REJECT/DROP rules for NodePorts without
+//! endpoints live in filter `NODEPORTS`, reached from the end of `EXTERNAL-SERVICES` with the
+//! same destination match as nat (kube-proxy keeps them in `EXTERNAL-SERVICES` and uses filter
+//! `KUBE-NODEPORTS` for health-check ports). svcc runs no health-check server, so it writes no
+//! ACCEPT for `healthCheckNodePort`. It does not know node IPs: `--nodeport-addresses` are
+//! matched as CIDRs, and LoadBalancer IPs are never added as allowed sources of a firewall
+//! chain. The no-op last rule of kube-proxy's `FW` chains is left out. One pod CIDR per
+//! family (kube-proxy's ClusterCIDR detector takes one); more is an error. Comments name svcc
+//! instead of Kubernetes; the mark is printed `0x4000` (kube-proxy prints `0x00004000`).
+//! Unlike nft mode (and svcc's nft target), iptables mode neither rejects unknown ports of a
+//! clusterIP nor drops unused service-CIDR addresses, and neither does this target.
+//!
+//! **Order.** `*filter` then `*nat`; in each, the shared chains' declarations, then the
+//! per-service ones sorted by name; the shared chains' fixed rules; then each Service port in
+//! plan order (namespace, name, spec order) under a `# ns/svc:port` heading; the NodePort
+//! dispatch last; then the jumps, if any.
+//!
+//! **Safety.** Every chain name and argument is checked when written (`restore.rs`): chain
+//! names are at most 28 bytes of letters, digits, `-` and `_`; bare arguments have no spaces,
+//! quotes, `\` or `#`; comments are printable ASCII without `"` or `\`, at most 255 bytes.
+//! A plan string that fails is an [`Error`], and nothing is written.
+
+pub mod names;
+pub mod restore;
+mod ruleset;
+
+pub use restore::{Jump, Table};
+pub use ruleset::MASQ_MARK;
+
+use crate::plan::Plan;
+use ipnet::IpNet;
+use std::io::{self, Write};
+use std::net::IpAddr;
+
+/// The default chain prefix.
+pub const DEFAULT_PREFIX: &str = "SVCC";
+
+/// The address family of one restore input.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, clap::ValueEnum)]
+pub enum Family {
+    /// `iptables-restore` input
+    #[default]
+    Ipv4,
+    /// `ip6tables-restore` input
+    Ipv6,
+}
+
+impl Family {
+    pub const ALL: [Family; 2] = [Family::Ipv4, Family::Ipv6];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Family::Ipv4 => "IPv4",
+            Family::Ipv6 => "IPv6",
+        }
+    }
+
+    /// The tool that loads this family's input.
+    pub fn restore_tool(self) -> &'static str {
+        match self {
+            Family::Ipv4 => "iptables-restore",
+            Family::Ipv6 => "ip6tables-restore",
+        }
+    }
+
+    /// The tool for single rules (`-C`).
+    pub fn tool(self) -> &'static str {
+        match self {
+            Family::Ipv4 => "iptables",
+            Family::Ipv6 => "ip6tables",
+        }
+    }
+
+    /// The tool that lists the tables.
+    pub fn save_tool(self) -> &'static str {
+        match self {
+            Family::Ipv4 => "iptables-save",
+            Family::Ipv6 => "ip6tables-save",
+        }
+    }
+
+    pub fn has(self, ip: IpAddr) -> bool {
+        matches!(
+            (self, ip),
+            (Family::Ipv4, IpAddr::V4(_)) | (Family::Ipv6, IpAddr::V6(_))
+        )
+    }
+
+    fn ips(self, ips: &[IpAddr]) -> Vec<IpAddr> {
+        ips.iter().copied().filter(|&ip| self.has(ip)).collect()
+    }
+
+    /// The networks of this family, aggregated.
+    fn nets(self, nets: &[IpNet]) -> Vec<IpNet> {
+        let nets: Vec<IpNet> = nets
+            .iter()
+            .filter(|n| self.has(n.addr()))
+            .copied()
+            .collect();
+        IpNet::aggregate(&nets)
+    }
+
+    /// The loopback network, where NodePorts never answer.
+    pub fn loopback(self) -> IpNet {
+        match self {
+            Family::Ipv4 => "127.0.0.0/8".parse().expect("valid CIDR"),
+            Family::Ipv6 => "::1/128".parse().expect("valid CIDR"),
+        }
+    }
+}
+
+/// What the iptables target needs beyond the plan: kube-proxy's knobs and where to write.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Options {
+    /// Prefix of every chain name (`SVCC-SERVICES`, …).
+    pub prefix: String,
+    /// The family this input is for.
+    pub family: Family,
+    /// Pod CIDR, at most one per family (kube-proxy `--cluster-cidr`): ClusterIP traffic from
+    /// outside it is masqueraded, and pods skip `externalTrafficPolicy: Local`.
+    pub cluster_cidrs: Vec<IpNet>,
+    /// Masquerade all ClusterIP traffic (kube-proxy `--masquerade-all`).
+    pub masquerade_all: bool,
+    /// Where NodePorts answer; empty: every local address but loopback.
+    pub nodeport_addresses: Vec<IpNet>,
+    /// Write the jumps from built-in chains (`-I PREROUTING 1 …`); see the module doc.
+    pub jumps: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            prefix: DEFAULT_PREFIX.to_owned(),
+            family: Family::Ipv4,
+            cluster_cidrs: Vec::new(),
+            masquerade_all: false,
+            nodeport_addresses: Vec::new(),
+            jumps: true,
+        }
+    }
+}
+
+impl Options {
+    /// Checks the options as `write` does; the CLI calls it to report bad flags early.
+    pub fn validate(&self) -> Result<(), Error> {
+        if !names::is_prefix(&self.prefix) {
+            return Err(Error::Prefix(self.prefix.clone()));
+        }
+        for net in &self.nodeport_addresses {
+            let family = if net.addr().is_ipv4() {
+                Family::Ipv4
+            } else {
+                Family::Ipv6
+            };
+            if family.loopback().contains(net) {
+                return Err(Error::LoopbackNodePorts(*net));
+            }
+        }
+        for family in Family::ALL {
+            let pods = family.nets(&self.cluster_cidrs);
+            if pods.len() > 1 {
+                return Err(Error::ClusterCidrs {
+                    family: family.name(),
+                    cidrs: pods.iter().map(ToString::to_string).collect(),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(
+        "chain prefix `{0}` must start with a letter and hold only letters, digits and `_` \
+         (at most 7, so that chain names fit iptables' 28)"
+    )]
+    Prefix(String),
+    #[error("--nodeport-addresses `{0}` is loopback, where NodePorts never answer")]
+    LoopbackNodePorts(IpNet),
+    #[error(
+        "the iptables target takes one --cluster-cidr per family (kube-proxy's ClusterCIDR \
+         detector), got {family} {}", cidrs.join(", ")
+    )]
+    ClusterCidrs {
+        family: &'static str,
+        cidrs: Vec<String>,
+    },
+    /// A name or text iptables-restore would misread; the plan's invariants rule it out.
+    #[error("{what} `{text}`: {reason}")]
+    Invalid {
+        what: &'static str,
+        text: String,
+        reason: &'static str,
+    },
+    #[error(transparent)]
+    Io(#[from] io::Error),
+}
+
+/// Writes the plan as restore input for `opts.family`. On error nothing has been written.
+pub fn write(plan: &Plan, opts: &Options, out: &mut dyn Write) -> Result<(), Error> {
+    opts.validate()?;
+    let text = ruleset::build(plan, opts)?.to_text()?;
+    out.write_all(text.as_bytes())?;
+    Ok(())
+}
+
+/// The jumps from built-in chains into the chains with `prefix`, in the order they are
+/// inserted (each at the head of its chain).
+pub fn jumps(prefix: &str) -> Vec<Jump> {
+    ruleset::jumps(prefix)
+}
+
+/// Whether the plan has addresses of `family` (service CIDRs or clusterIPs): a family that
+/// has none gives an input with svcc's shared chains only.
+pub fn uses_family(plan: &Plan, family: Family) -> bool {
+    plan.cluster
+        .service_cidrs
+        .iter()
+        .any(|c| family.has(c.addr()))
+        || plan
+            .services
+            .iter()
+            .flat_map(|s| &s.cluster_ips)
+            .any(|c| family.has(c.ip))
+}
+
+/// Whether `chain` is one of svcc's chains for `prefix` (and so may be deleted when stale).
+pub fn is_own_chain(prefix: &str, chain: &str) -> bool {
+    chain
+        .strip_prefix(prefix)
+        .is_some_and(|rest| rest.starts_with('-'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_are_checked() {
+        assert!(Options::default().validate().is_ok());
+        for (opts, ok) in [
+            (
+                Options {
+                    prefix: "TOOLONGX".into(),
+                    ..Options::default()
+                },
+                false,
+            ),
+            (
+                Options {
+                    nodeport_addresses: vec!["127.0.0.1/32".parse().unwrap()],
+                    ..Options::default()
+                },
+                false,
+            ),
+            (
+                Options {
+                    cluster_cidrs: vec![
+                        "10.0.0.0/16".parse().unwrap(),
+                        "10.2.0.0/16".parse().unwrap(),
+                    ],
+                    ..Options::default()
+                },
+                false,
+            ),
+            (
+                // Adjacent networks aggregate to one.
+                Options {
+                    cluster_cidrs: vec![
+                        "10.0.0.0/16".parse().unwrap(),
+                        "10.1.0.0/16".parse().unwrap(),
+                        "fd00::/64".parse().unwrap(),
+                    ],
+                    ..Options::default()
+                },
+                true,
+            ),
+        ] {
+            assert_eq!(opts.validate().is_ok(), ok, "{opts:?}");
+        }
+    }
+
+    #[test]
+    fn own_chains() {
+        assert!(is_own_chain("SVCC", "SVCC-SEP-ABC"));
+        assert!(!is_own_chain("SVCC", "SVCCX-SEP-ABC"));
+        assert!(!is_own_chain("SVCC", "KUBE-SERVICES"));
+        assert!(!is_own_chain("SVCC", "SVCC"));
+    }
+}
