@@ -14,6 +14,7 @@
 //! wider, and N is chosen so that this is ≥ 6σ; where only "every endpoint reached" is checked,
 //! N makes missing one rarer than 1 in 10⁸ runs.
 
+#[allow(dead_code)] // The harness serves several test crates; each uses part of it.
 mod support;
 
 use std::path::Path;

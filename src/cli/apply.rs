@@ -2,7 +2,7 @@
 //! run on stderr: what changed and how long it took.
 
 use super::args::{ApplyArgs, ClusterArgs, DataplaneTarget, IptablesArgs};
-use super::commands::resolve_settings;
+use super::commands::input_settings;
 use crate::apply::iptables::{self as ipt_apply, IptablesApply, SystemXtables};
 use crate::apply::runner::{NftRunner, RunError, Runner};
 use crate::apply::{self, Applied, ApplyError, Request};
@@ -15,17 +15,10 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime};
 
 pub fn run(cluster: &ClusterArgs, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
-    let mut settings = match resolve_settings(cluster) {
+    let settings = match input_settings(cluster, None, &args.limits) {
         Ok(s) => s,
-        Err(e) => {
-            eprintln!("svcc: error: {e}");
-            return Ok(ExitCode::from(2));
-        }
+        Err(code) => return Ok(code),
     };
-    settings.max_file_bytes = args.limits.max_file_size;
-    settings.limits.max_depth = args.limits.max_depth;
-    settings.limits.max_alias_nodes = args.limits.max_alias_nodes;
-    settings.limits.max_documents = args.limits.max_documents;
     let opts = match dataplane_options(args) {
         Ok(o) => o,
         Err(e) => {

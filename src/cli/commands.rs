@@ -110,27 +110,33 @@ pub(super) fn use_color(choice: ColorChoice) -> bool {
     }
 }
 
-fn check(cluster: &ClusterArgs, args: &CheckArgs) -> anyhow::Result<ExitCode> {
-    let mut settings = match resolve_settings(cluster) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("svcc: error: {e}");
-            return Ok(ExitCode::from(2));
-        }
+/// Settings for a command that reads inputs: the profile, `-l` and the input limits. A usage
+/// problem is printed here and becomes exit code 2.
+pub(super) fn input_settings(
+    cluster: &ClusterArgs,
+    selector: Option<&str>,
+    limits: &super::args::LimitArgs,
+) -> Result<Settings, ExitCode> {
+    let usage = |e: &dyn std::fmt::Display| {
+        eprintln!("svcc: error: {e}");
+        ExitCode::from(2)
     };
-    if let Some(text) = &args.selector {
-        match crate::selector::parse(text) {
-            Ok(s) => settings.selection = Some(s),
-            Err(e) => {
-                eprintln!("svcc: error: {e}");
-                return Ok(ExitCode::from(2));
-            }
-        }
+    let mut settings = resolve_settings(cluster).map_err(|e| usage(&e))?;
+    if let Some(text) = selector {
+        settings.selection = Some(crate::selector::parse(text).map_err(|e| usage(&e))?);
     }
-    settings.max_file_bytes = args.limits.max_file_size;
-    settings.limits.max_depth = args.limits.max_depth;
-    settings.limits.max_alias_nodes = args.limits.max_alias_nodes;
-    settings.limits.max_documents = args.limits.max_documents;
+    settings.max_file_bytes = limits.max_file_size;
+    settings.limits.max_depth = limits.max_depth;
+    settings.limits.max_alias_nodes = limits.max_alias_nodes;
+    settings.limits.max_documents = limits.max_documents;
+    Ok(settings)
+}
+
+fn check(cluster: &ClusterArgs, args: &CheckArgs) -> anyhow::Result<ExitCode> {
+    let settings = match input_settings(cluster, args.selector.as_deref(), &args.limits) {
+        Ok(s) => s,
+        Err(code) => return Ok(code),
+    };
     let paths = if args.paths.is_empty() {
         vec![PathBuf::from(".")]
     } else {

@@ -3,7 +3,7 @@
 //! `svcc compile --target nft m/ | nft -f -` never applies a partial ruleset.
 
 use super::args::{ClusterArgs, CompileArgs, IptablesArgs, NftArgs};
-use super::commands::{exit_code, resolve_settings, use_color};
+use super::commands::{exit_code, input_settings, use_color};
 use crate::diag::Severity;
 use crate::emit::{self, Target};
 use crate::pipeline;
@@ -14,22 +14,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 pub fn run(cluster: &ClusterArgs, args: &CompileArgs) -> anyhow::Result<ExitCode> {
-    let mut settings = match resolve_settings(cluster) {
+    let settings = match input_settings(cluster, args.selector.as_deref(), &args.limits) {
         Ok(s) => s,
-        Err(e) => {
-            eprintln!("svcc: error: {e}");
-            return Ok(ExitCode::from(2));
-        }
+        Err(code) => return Ok(code),
     };
-    if let Some(text) = &args.selector {
-        match crate::selector::parse(text) {
-            Ok(s) => settings.selection = Some(s),
-            Err(e) => {
-                eprintln!("svcc: error: {e}");
-                return Ok(ExitCode::from(2));
-            }
-        }
-    }
     let target_options = match args.target {
         Target::Iptables => {
             iptables_options(&args.nft, &args.iptables, args.target).map(TargetOptions::Iptables)
@@ -51,10 +39,6 @@ pub fn run(cluster: &ClusterArgs, args: &CompileArgs) -> anyhow::Result<ExitCode
             return Ok(ExitCode::from(2));
         }
     }
-    settings.max_file_bytes = args.limits.max_file_size;
-    settings.limits.max_depth = args.limits.max_depth;
-    settings.limits.max_alias_nodes = args.limits.max_alias_nodes;
-    settings.limits.max_documents = args.limits.max_documents;
     let paths = if args.paths.is_empty() {
         vec![PathBuf::from(".")]
     } else {
