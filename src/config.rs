@@ -147,15 +147,27 @@ pub fn parse_kubernetes_version(value: &str, origin: &str) -> Result<u32, Config
 
 pub fn parse_cluster_domain(value: &str, origin: &str) -> Result<String, ConfigError> {
     let d = value.trim().trim_end_matches('.');
-    // The zone's own names (`hostmaster.`, `dns-version.`, `ns.dns.`) must fit in 253 characters.
-    if !syntax::dns1123_subdomain(d).is_empty()
-        || d.split('.').any(|l| l.len() > 63)
-        || d.len() > 241
-    {
-        return Err(config_error(
+    let fail = |why: String| {
+        config_error(
             origin,
-            format!("cluster-domain `{value}` is not a valid DNS name"),
-        ));
+            format!("cluster-domain `{value}` cannot name a DNS zone: {why}"),
+        )
+    };
+    if let Some(label) = d.split('.').find(|l| l.len() > 63) {
+        return Err(fail(format!(
+            "label `{label}` is longer than 63 characters"
+        )));
+    }
+    // The zone's own names (`hostmaster.`, `dns-version.`, `ns.dns.`) must fit in 253 characters.
+    if d.len() > 241 {
+        return Err(fail(format!(
+            "it is {} characters long; at most 241 leave room for the zone's own names",
+            d.len()
+        )));
+    }
+    let problems = syntax::dns1123_subdomain(d);
+    if !problems.is_empty() {
+        return Err(fail(problems.join("; ")));
     }
     Ok(d.to_owned())
 }
