@@ -144,6 +144,11 @@ fn a_sequence_of_changes() {
         t.contains("| `shop/web` | changed | **nodePort of port http** | 30080 | 30081 |"),
         "{t}"
     );
+    let o = svcc_diff(d, BASE, &renamed, &["--format", "markdown"]);
+    insta::with_settings!({snapshot_path => "../snapshots/diff", prepend_module_to_snapshot => false}, {
+        insta::assert_snapshot!("port_renamed.markdown", String::from_utf8_lossy(&o.stdout));
+        insta::assert_snapshot!("endpoints_to_zero.human", String::from_utf8_lossy(&svcc_diff(d, BASE, &zero, &[]).stdout));
+    });
     let o = svcc_diff(d, BASE, &moved, &["--format", "json"]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["removes_reachability"], true);

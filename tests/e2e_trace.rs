@@ -1,7 +1,9 @@
 //! `svcc trace` against the kernel: for clusters of the nftables end-to-end tests, the
 //! endpoints `trace` predicts are exactly those real connections reach through the ruleset
 //! loaded in a network namespace, and its reject/drop verdicts are what connections see
-//! (a fast refusal, a timeout). Same harness and rules as `tests/e2e_nft.rs`.
+//! (a fast refusal, a timeout). The same for the iptables target, whose rules leave packets to
+//! unknown ports alone (`svcc trace --target iptables` says so). Same harness and rules as
+//! `tests/e2e_nft.rs` and `tests/e2e_iptables.rs`.
 
 #[allow(dead_code)]
 mod support;
@@ -23,37 +25,42 @@ fn manifest(name: &str) -> String {
 }
 
 fn compile(name: &str) -> String {
+    compile_for("nft", name)
+}
+
+/// `svcc compile --target TARGET` of a file under `corpus/e2e/`, for [`NODE_NAME`].
+fn compile_for(target: &str, name: &str) -> String {
     run_ok(
         Command::new(env!("CARGO_BIN_EXE_svcc"))
-            .args([
-                "compile",
-                "-q",
-                "--target",
-                "nft",
-                "--node",
-                NODE_NAME,
-                "--cluster-cidr",
-                CLUSTER_CIDR,
-            ])
+            .args(["compile", "-q", "--target", target, "--node", NODE_NAME])
+            .args(["--cluster-cidr", CLUSTER_CIDR])
             .arg(manifest(name)),
         None,
     )
 }
 
-/// What `svcc trace` predicts: the verdict and the endpoints (`ip:port`).
-fn predict(name: &str, to: &str, from: &str) -> (String, Vec<String>) {
+/// Loads iptables-restore input (with its jumps) into the node namespace.
+fn load_iptables(t: &Topology, input: &str) {
+    let mut cmd = t.node.exec("iptables-restore");
+    cmd.arg("--noflush");
+    let out = netns::run_bounded(&mut cmd, Some(input.as_bytes()), netns::COMMAND_LIMIT)
+        .unwrap_or_else(|e| panic!("{e}"));
+    if !out.status.success() {
+        t.fail(&format!(
+            "iptables-restore refused the input: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+}
+
+/// What `svcc trace --target TARGET` predicts: the verdict and the endpoints (`ip:port`).
+fn predict_for(target: &str, name: &str, to: &str, from: &str) -> (String, Vec<String>) {
     let out = run_ok(
         Command::new(env!("CARGO_BIN_EXE_svcc"))
             .args([
-                "trace",
-                "--format",
-                "json",
-                "--node",
-                NODE_NAME,
-                "--cluster-cidr",
-                CLUSTER_CIDR,
+                "trace", "--format", "json", "--target", target, "--node", NODE_NAME,
             ])
-            .args(["--to", to, "--from", from])
+            .args(["--cluster-cidr", CLUSTER_CIDR, "--to", to, "--from", from])
             .arg(manifest(name)),
         None,
     );
@@ -70,7 +77,11 @@ fn predict(name: &str, to: &str, from: &str) -> (String, Vec<String>) {
 
 /// Connects as `probe` says and checks the kernel did what the trace predicted.
 fn agree(t: &Topology, name: &str, to: &str, probe: Probe, n: usize) {
-    let (verdict, predicted) = predict(name, to, &CLIENT_IP.to_string());
+    agree_for("nft", t, name, to, probe, n);
+}
+
+fn agree_for(target: &str, t: &Topology, name: &str, to: &str, probe: Probe, n: usize) {
+    let (verdict, predicted) = predict_for(target, name, to, &CLIENT_IP.to_string());
     let tally = probe.run(t);
     match verdict.as_str() {
         "dnat" => {
@@ -83,6 +94,8 @@ fn agree(t: &Topology, name: &str, to: &str, probe: Probe, n: usize) {
         }
         "reject" => t.ensure(tally.refused_within(Duration::from_millis(500))),
         "drop" => t.ensure(tally.timed_out()),
+        // Not touched by svcc's rules: no endpoint answers (the packet is routed as is).
+        "none" => t.ensure(tally.none_answered()),
         other => panic!("{name} {to}: unexpected verdict {other}"),
     }
 }
@@ -179,5 +192,51 @@ fn unallocated_service_address_is_dropped_as_traced() {
         "10.96.0.99:80/tcp",
         Probe::tcp("10.96.0.99", 80, 1).timeout(Duration::from_secs(1)),
         1,
+    );
+}
+
+#[test]
+fn iptables_target_agrees_with_trace() {
+    let Some(t) = topology("iptables_target_agrees_with_trace", 4) else {
+        return;
+    };
+    load_iptables(&t, &compile_for("iptables", "clusterip.yaml"));
+    let probe =
+        |host: &str, port: u16, n: usize| Probe::tcp(host, port, n).timeout(Duration::from_secs(1));
+    agree_for(
+        "iptables",
+        &t,
+        "clusterip.yaml",
+        "10.96.0.10:80/tcp",
+        probe("10.96.0.10", 80, 150),
+        150,
+    );
+    // Unknown port: trace says the iptables rules leave it alone; nothing answers.
+    agree_for(
+        "iptables",
+        &t,
+        "clusterip.yaml",
+        "10.96.0.10:81/tcp",
+        probe("10.96.0.10", 81, 1),
+        1,
+    );
+    load_iptables(&t, &compile_for("iptables", "etp-local.yaml"));
+    let to = format!("{NODE_IP}:30090/tcp");
+    agree_for(
+        "iptables",
+        &t,
+        "etp-local.yaml",
+        &to,
+        probe(&NODE_IP.to_string(), 30090, 120),
+        120,
+    );
+    load_iptables(&t, &compile_for("iptables", "no-endpoints.yaml"));
+    agree_for(
+        "iptables",
+        &t,
+        "no-endpoints.yaml",
+        "10.96.0.50:80/tcp",
+        probe("10.96.0.50", 80, 3),
+        3,
     );
 }

@@ -154,6 +154,16 @@ proptest! {
         } else {
             prop_assert!(std::env::var_os("CI").is_none(), "CI installs nftables");
         }
+        let mut restore = Vec::new();
+        svcc::emit::iptables::write(&plan, &svcc::emit::iptables::Options::default(), &mut restore).unwrap();
+        let restore = String::from_utf8(restore).unwrap();
+        if have("iptables-restore") {
+            // `--test` parses and checks without committing anything.
+            let (ok, msg) = run_with_stdin(Command::new("iptables-restore").args(["--test", "--noflush"]), &restore);
+            prop_assert!(ok, "iptables-restore --test refused:\n{msg}\n{restore}");
+        } else {
+            prop_assert!(std::env::var_os("CI").is_none(), "CI installs iptables");
+        }
         let (zones, _) = svcc::emit::dns::zones(&plan, &svcc::emit::dns::Options::default()).unwrap();
         if have("named-checkzone") {
             let dir = tempfile::tempdir().unwrap();

@@ -274,6 +274,9 @@ pub struct TraceArgs {
     /// Masquerade all ClusterIP traffic
     #[arg(long)]
     pub masquerade_all: bool,
+    /// The ruleset to follow (they differ on packets that match no Service port)
+    #[arg(long, value_enum, default_value_t = crate::explain::trace::Dataplane::Nft)]
+    pub target: crate::explain::trace::Dataplane,
     /// Output format
     #[arg(long, value_enum, default_value_t = TraceFormat::Human)]
     pub format: TraceFormat,

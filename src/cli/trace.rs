@@ -64,6 +64,7 @@ pub fn run(cluster: &ClusterArgs, args: &TraceArgs) -> anyhow::Result<ExitCode> 
     };
     let opts = TraceOptions {
         from: args.from,
+        dataplane: args.target,
         cluster_cidrs,
         masquerade_all: args.masquerade_all,
     };

@@ -23,9 +23,21 @@ use std::net::IpAddr;
 
 use super::packet::PacketSpec;
 
+/// Which ruleset the trace follows; they differ on addresses that match no Service port.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Dataplane {
+    /// kube-proxy nftables mode: unknown ports of a clusterIP are rejected, unallocated
+    /// service-CIDR addresses dropped.
+    #[default]
+    Nft,
+    /// kube-proxy iptables mode: such packets are not touched.
+    Iptables,
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct TraceOptions {
     pub from: Option<IpAddr>,
+    pub dataplane: Dataplane,
     /// Pod CIDRs (`--cluster-cidr`): ClusterIP traffic from outside is masqueraded.
     pub cluster_cidrs: Vec<IpNet>,
     pub masquerade_all: bool,
@@ -148,6 +160,21 @@ pub fn trace(plan: &Plan, packet: &PacketSpec, opts: &TraceOptions) -> Trace {
             .services
             .iter()
             .find(|s| s.cluster_ips.iter().any(|c| c.ip == packet.ip));
+        if opts.dataplane == Dataplane::Iptables {
+            t.reason = match active {
+                Some(s) => format!(
+                    "{} has no port {}/{}; iptables mode leaves the packet alone",
+                    s.id(),
+                    packet.port,
+                    packet.protocol.as_str()
+                ),
+                None => format!(
+                    "{} is no Service address and {} is no nodePort",
+                    packet.ip, packet.port
+                ),
+            };
+            return t;
+        }
         if let Some(s) = active {
             t.service = Some(s.id());
             t.verdict = Verdict::Reject;
