@@ -11,6 +11,7 @@ use crate::selector::Selector;
 use crate::source::inputs::PathFilter;
 use crate::source::inputs::{self, InputError, Loaded};
 use crate::source::yaml::Limits;
+use crate::source::tree::{Node, Value};
 use crate::source::SourceMap;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -157,6 +158,8 @@ fn check_loaded(
 /// A checked input and, when it has no errors, its plan.
 #[derive(Debug)]
 pub struct Compiled {
+    /// When there is a plan, the objects' trees (`Object::root`) are gone: nothing after the
+    /// checks reads them, and at cluster scale they are most of the memory.
     pub outcome: Outcome,
     /// `None` when `check` found errors: nothing may be emitted.
     pub plan: Option<crate::plan::Plan>,
@@ -201,8 +204,20 @@ fn lower_checked(
             plan: None,
         };
     }
+    // Free the trees on another thread while this one lowers and the caller emits.
+    let trees: Vec<Node> = outcome
+        .model
+        .objects
+        .iter_mut()
+        .map(|o| {
+            let span = o.root.span;
+            std::mem::replace(&mut o.root, Node::new(span, Value::Null))
+        })
+        .collect();
+    let freeing = std::thread::spawn(move || drop(trees));
     let (plan, notes) =
         crate::plan::lower(&outcome.model, &outcome.links, &settings.profile, options);
+    let _ = freeing.join();
     let notes = check::settle_order(
         notes
             .into_iter()

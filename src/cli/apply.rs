@@ -201,8 +201,9 @@ fn once(
 }
 
 fn request(plan: &Plan, args: &ApplyArgs, opts: &nft::Options) -> Result<Request, String> {
-    let mut ruleset = Vec::new();
-    nft::write(plan, opts, &mut ruleset).map_err(|e| e.to_string())?;
+    let ruleset = nft::render(plan, opts)
+        .map_err(|e| e.to_string())?
+        .into_bytes();
     let dns_opts = dns::Options {
         ttl: args.dns.ttl,
         dns_address: args.dns.dns_address,

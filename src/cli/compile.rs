@@ -84,16 +84,20 @@ pub fn run(cluster: &ClusterArgs, args: &CompileArgs) -> anyhow::Result<ExitCode
     match args.target {
         Target::Plan => emit::plan_json::write(plan, &mut rendered)?,
         Target::Dns => return super::dns::run(plan, &args.dns, &outcome.model),
-        Target::Nft => {
-            if let Err(e) = emit::nft::write(plan, &nft_options, &mut rendered) {
+        Target::Nft => match emit::nft::render(plan, &nft_options) {
+            Ok(text) => rendered = text.into_bytes(),
+            Err(e) => {
                 eprintln!("svcc: error: nft target: {e}");
                 return Ok(ExitCode::from(1));
             }
-        }
+        },
     }
     let mut out = std::io::stdout().lock();
     out.write_all(&rendered)?;
     out.flush()?;
+    // Freeing every object of a large run takes longer than the process exit does.
+    std::mem::forget(compiled);
+    std::mem::forget(rendered);
     Ok(ExitCode::SUCCESS)
 }
 

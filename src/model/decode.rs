@@ -138,7 +138,7 @@ pub fn str_map_at(node: &Node, key: &str) -> StrMap {
                 .filter_map(|e| {
                     let v = e.value.as_str()?;
                     Some((
-                        Spanned::new(e.key.clone(), e.key_span),
+                        Spanned::new(e.key.to_string(), e.key_span),
                         Spanned::new(v.to_owned(), e.value.span),
                     ))
                 })

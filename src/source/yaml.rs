@@ -6,7 +6,7 @@
 //! refused, not expanded), a nesting limit, and byte offsets (saphyr counts characters).
 
 use super::resolve::{resolve_plain, Scalar};
-use super::tree::{Entry, Node, Value};
+use super::tree::{Entry, Key, Node, Value};
 use super::{FileId, Span};
 use crate::diag::Diagnostic;
 use saphyr_parser::{Event, Parser, ScalarStyle, Tag};
@@ -298,21 +298,29 @@ enum PendingKey {
     Skip,
 }
 
+/// An open collection. Its children live on the builder's shared stacks (`items`, `entries`)
+/// from `base` on, and move into a vector of exactly their number when it closes: no vector
+/// grows, and no capacity is left unused in the tree.
 enum Frame {
     Seq {
         start: usize,
         anchor: usize,
-        items: Vec<Node>,
+        base: usize,
     },
     Map {
         start: usize,
         anchor: usize,
-        entries: Vec<Entry>,
+        base: usize,
         merged: Vec<Entry>,
-        index: HashMap<String, usize>,
+        /// Key → position, built only once the map has more than [`INDEX_AFTER`] entries;
+        /// smaller maps look for duplicate keys by scanning.
+        index: Option<HashMap<String, usize>>,
         pending: PendingKey,
     },
 }
+
+/// Maps with more entries than this get a hash index for duplicate-key detection.
+const INDEX_AFTER: usize = 16;
 
 struct Builder<'a> {
     file: FileId,
@@ -326,6 +334,10 @@ struct Builder<'a> {
     offsets: Offsets,
     limits: &'a Limits,
     stack: Vec<Frame>,
+    /// Children of the open sequences, innermost last.
+    items: Vec<Node>,
+    /// Entries of the open maps, innermost last.
+    entries: Vec<Entry>,
     anchors: HashMap<usize, Node>,
     alias_nodes: usize,
     root: Option<Node>,
@@ -356,6 +368,8 @@ impl<'a> Builder<'a> {
             offsets: Offsets::new(text, skipped),
             limits,
             stack: Vec::new(),
+            items: Vec::new(),
+            entries: Vec::new(),
             anchors: HashMap::new(),
             alias_nodes: 0,
             root: None,
@@ -449,7 +463,7 @@ impl<'a> Builder<'a> {
                     Frame::Seq {
                         start: span.start as usize,
                         anchor,
-                        items: Vec::new(),
+                        base: self.items.len(),
                     },
                     span,
                 )
@@ -460,9 +474,9 @@ impl<'a> Builder<'a> {
                     Frame::Map {
                         start: span.start as usize,
                         anchor,
-                        entries: Vec::new(),
+                        base: self.entries.len(),
                         merged: Vec::new(),
-                        index: HashMap::new(),
+                        index: None,
                         pending: PendingKey::None,
                     },
                     span,
@@ -511,8 +525,9 @@ impl<'a> Builder<'a> {
             Frame::Seq {
                 start,
                 anchor,
-                items,
+                base,
             } => {
+                let items: Vec<Node> = self.items.drain(base..).collect();
                 let end = items.last().map_or(end_span.end, |n| n.span.end);
                 let node = Node::new(Span::new(self.file, start, end as usize), Value::Seq(items));
                 self.complete(node, anchor, false)
@@ -520,11 +535,12 @@ impl<'a> Builder<'a> {
             Frame::Map {
                 start,
                 anchor,
-                mut entries,
+                base,
                 merged,
                 index: _,
                 pending: _,
             } => {
+                let mut entries: Vec<Entry> = self.entries.drain(base..).collect();
                 let end = entries
                     .iter()
                     .chain(merged.iter())
@@ -586,33 +602,31 @@ impl<'a> Builder<'a> {
                 self.root = Some(node);
                 true
             }
-            Some(Frame::Seq { items, .. }) => {
-                items.push(node);
+            Some(Frame::Seq { .. }) => {
+                self.items.push(node);
                 true
             }
             Some(Frame::Map {
-                entries,
+                base,
                 merged,
                 index,
                 pending,
                 ..
             }) => {
+                let entries = &mut self.entries;
+                let base = *base;
                 match std::mem::replace(pending, PendingKey::None) {
                     PendingKey::None => {
-                        *pending = match key_string(&node) {
-                            Some(name) => PendingKey::Key {
-                                name,
-                                span: node.span,
-                                merge,
-                            },
+                        let (span, type_name) = (node.span, node.type_name());
+                        *pending = match key_string(node) {
+                            Some(name) => PendingKey::Key { name, span, merge },
                             None => {
                                 self.diagnostics.push(
                                     Diagnostic::new(
                                         "yaml-syntax",
-                                        node.span,
+                                        span,
                                         format!(
-                                            "a {} cannot be a key: Kubernetes objects have string keys",
-                                            node.type_name()
+                                            "a {type_name} cannot be a key: Kubernetes objects have string keys"
                                         ),
                                     )
                                     .label("not a string key"),
@@ -630,7 +644,12 @@ impl<'a> Builder<'a> {
                         }
                     }
                     PendingKey::Key { name, span, .. } => {
-                        if let Some(&first) = index.get(&name) {
+                        let found = match index {
+                            Some(index) => index.get(&name).copied(),
+                            None => entries[base..].iter().position(|e| e.key == name),
+                        };
+                        if let Some(first) = found {
+                            let first = base + first;
                             let first_span: Span = entries[first].key_span;
                             self.diagnostics.push(
                                 Diagnostic::new(
@@ -643,14 +662,25 @@ impl<'a> Builder<'a> {
                                 .help("the API server's strict decoding rejects duplicate fields; keep one"),
                             );
                             entries[first] = Entry {
-                                key: name,
+                                key: Key::new(name),
                                 key_span: span,
                                 value: node,
                             };
                         } else {
-                            index.insert(name.clone(), entries.len());
+                            let position = entries.len() - base;
+                            if let Some(index) = index {
+                                index.insert(name.clone(), position);
+                            } else if position == INDEX_AFTER {
+                                let mut built: HashMap<String, usize> = entries[base..]
+                                    .iter()
+                                    .enumerate()
+                                    .map(|(i, e)| (e.key.to_string(), i))
+                                    .collect();
+                                built.insert(name.clone(), position);
+                                *index = Some(built);
+                            }
                             entries.push(Entry {
-                                key: name,
+                                key: Key::new(name),
                                 key_span: span,
                                 value: node,
                             });
@@ -767,9 +797,9 @@ fn display_tag(tag: &Tag) -> String {
 }
 
 /// A scalar key as sigs.k8s.io/yaml turns it into a JSON object key.
-fn key_string(node: &Node) -> Option<String> {
-    match &node.value {
-        Value::Str(s) => Some(s.clone()),
+fn key_string(node: Node) -> Option<String> {
+    match node.value {
+        Value::Str(s) => Some(s),
         Value::Int(i) => Some(i.to_string()),
         Value::Float(f) => Some(f.to_string()),
         Value::Bool(b) => Some(b.to_string()),
