@@ -218,6 +218,7 @@ fn lower_checked(
     let (plan, notes) =
         crate::plan::lower(&outcome.model, &outcome.links, &settings.profile, options);
     let _ = freeing.join();
+    release_freed_memory();
     let notes = check::settle_order(
         notes
             .into_iter()
@@ -240,5 +241,23 @@ fn lower_checked(
     Compiled {
         outcome,
         plan: Some(plan),
+    }
+}
+
+/// Hands memory that is free again back to the system. The trees were built by the parser's
+/// worker threads, in their own glibc arenas; once freed, that memory could only be reused by
+/// those threads, so without this the process would keep it (as resident memory) while the
+/// main thread allocates the plan and the ruleset anew.
+fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        unsafe extern "C" {
+            fn malloc_trim(pad: usize) -> std::ffi::c_int;
+        }
+        // SAFETY: glibc's malloc_trim only returns free pages of the allocator's own heaps to
+        // the system; it has no preconditions and no effect on allocated memory.
+        unsafe {
+            malloc_trim(0);
+        }
     }
 }

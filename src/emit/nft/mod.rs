@@ -185,8 +185,7 @@ pub fn write(plan: &Plan, opts: &Options, out: &mut dyn Write) -> Result<(), Err
 /// The plan as the text of an `nft -f` batch ([`write`] without the copy into a writer).
 pub fn render(plan: &Plan, opts: &Options) -> Result<String, Error> {
     opts.validate()?;
-    // The transaction is freed before the caller copies the text anywhere.
-    ruleset::build(plan, opts).to_text()
+    ruleset::build(plan, opts).into_text()
 }
 
 #[cfg(test)]
