@@ -290,7 +290,7 @@ impl Offsets {
 enum PendingKey {
     None,
     Key {
-        name: String,
+        name: Key,
         span: Span,
         merge: bool,
     },
@@ -314,7 +314,7 @@ enum Frame {
         merged: Vec<Entry>,
         /// Key → position, built only once the map has more than [`INDEX_AFTER`] entries;
         /// smaller maps look for duplicate keys by scanning.
-        index: Option<HashMap<String, usize>>,
+        index: Option<HashMap<Key, usize>>,
         pending: PendingKey,
     },
 }
@@ -662,7 +662,7 @@ impl<'a> Builder<'a> {
                                 .help("the API server's strict decoding rejects duplicate fields; keep one"),
                             );
                             entries[first] = Entry {
-                                key: Key::new(name),
+                                key: name,
                                 key_span: span,
                                 value: node,
                             };
@@ -671,16 +671,16 @@ impl<'a> Builder<'a> {
                             if let Some(index) = index {
                                 index.insert(name.clone(), position);
                             } else if position == INDEX_AFTER {
-                                let mut built: HashMap<String, usize> = entries[base..]
+                                let mut built: HashMap<Key, usize> = entries[base..]
                                     .iter()
                                     .enumerate()
-                                    .map(|(i, e)| (e.key.to_string(), i))
+                                    .map(|(i, e)| (e.key.clone(), i))
                                     .collect();
                                 built.insert(name.clone(), position);
                                 *index = Some(built);
                             }
                             entries.push(Entry {
-                                key: Key::new(name),
+                                key: name,
                                 key_span: span,
                                 value: node,
                             });
@@ -695,7 +695,7 @@ impl<'a> Builder<'a> {
     fn scalar(&mut self, text: &str, style: ScalarStyle, tag: Option<&Tag>, span: Span) -> Node {
         let value = match tag {
             None if style == ScalarStyle::Plain => self.scalar_value(resolve_plain(text), span),
-            None => Value::Str(text.to_owned()),
+            None => Value::Str(text.into()),
             Some(tag) => self.tagged(text, tag, span),
         };
         Node::new(span, value)
@@ -719,7 +719,7 @@ impl<'a> Builder<'a> {
                     .label("resolves to a non-finite number")
                     .help("quote it if a string is meant"),
                 );
-                Value::Str(f.to_string())
+                Value::Str(f.to_string().into())
             }
             Scalar::Str(s) => Value::Str(s),
         }
@@ -730,12 +730,12 @@ impl<'a> Builder<'a> {
         if (tag.handle.is_empty() && tag.suffix == "!")
             || (tag.handle == "!" && tag.suffix.is_empty())
         {
-            return Value::Str(text.to_owned());
+            return Value::Str(text.into());
         }
         if tag.is_yaml_core_schema() {
             let resolved = resolve_plain(text);
             let ok = match tag.suffix.as_str() {
-                "str" | "timestamp" => return Value::Str(text.to_owned()),
+                "str" | "timestamp" => return Value::Str(text.into()),
                 "int" => matches!(resolved, Scalar::Int(_) | Scalar::Uint(_)),
                 "float" => matches!(
                     resolved,
@@ -757,7 +757,7 @@ impl<'a> Builder<'a> {
                     )
                     .label("tag and value disagree"),
                 );
-                return Value::Str(text.to_owned());
+                return Value::Str(text.into());
             }
         }
         self.diagnostics.push(
@@ -769,7 +769,7 @@ impl<'a> Builder<'a> {
             .label("Kubernetes objects are plain JSON values")
             .help("remove the tag; quote the value if a string is meant"),
         );
-        Value::Str(text.to_owned())
+        Value::Str(text.into())
     }
 
     fn check_collection_tag(&mut self, tag: Option<&Tag>, expected: &str, span: Span) {
@@ -797,12 +797,12 @@ fn display_tag(tag: &Tag) -> String {
 }
 
 /// A scalar key as sigs.k8s.io/yaml turns it into a JSON object key.
-fn key_string(node: Node) -> Option<String> {
+fn key_string(node: Node) -> Option<Key> {
     match node.value {
-        Value::Str(s) => Some(s),
-        Value::Int(i) => Some(i.to_string()),
-        Value::Float(f) => Some(f.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
+        Value::Str(s) => Some(Key::from(s.as_str())),
+        Value::Int(i) => Some(Key::new(i.to_string())),
+        Value::Float(f) => Some(Key::new(f.to_string())),
+        Value::Bool(b) => Some(Key::new(b.to_string())),
         Value::Null | Value::Seq(_) | Value::Map(_) => None,
     }
 }
