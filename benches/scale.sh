@@ -5,6 +5,7 @@
 #   benches/scale.sh [--sizes "1000 10000 30000"] [--endpoints 10] [--runs 5]
 #                    [--kv-sizes "1000 10000"] [--latency-sizes "100 1000 10000"]
 #                    [--connections 400] [--out docs/bench] [--skip-kv] [--skip-netns]
+#                    [--ipt-svcc PATH]
 #
 # Measures, on clusters from examples/gen-cluster.rs:
 #   1. `svcc check` and `svcc compile --target nft|dns` (and `iptables` when svcc has that
@@ -12,7 +13,8 @@
 #      YAML loading throughput (examples/stages); `svcc check` of the `kind: List` layout;
 #   2. kubernetes-validate 1.37.0 (pip-installed into a venv) validating the same files;
 #   3. (root) `nft -f` load time of svcc's ruleset (and `iptables-restore` of the iptables
-#      output when available) in a network namespace;
+#      output when available: svcc's own iptables target, or the svcc binary given with
+#      --ipt-svcc, e.g. one built from a branch that has it) in a network namespace;
 #   4. (root) `svcc apply` with a state directory and the real nft in a namespace: the first
 #      apply and applies of the unchanged input;
 #   5. (root) first-connection latency to the first and the last Service: a client namespace
@@ -32,6 +34,7 @@ CONNECTIONS=400
 OUT=docs/bench
 SKIP_KV=false
 SKIP_NETNS=false
+IPT_SVCC=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --sizes) SIZES=$2; shift 2 ;;
@@ -43,6 +46,7 @@ while [ $# -gt 0 ]; do
     --out) OUT=$2; shift 2 ;;
     --skip-kv) SKIP_KV=true; shift ;;
     --skip-netns) SKIP_NETNS=true; shift ;;
+    --ipt-svcc) IPT_SVCC=$2; shift 2 ;;
     -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
     *) echo "scale.sh: unknown argument $1" >&2; exit 2 ;;
   esac
@@ -58,8 +62,15 @@ cargo build --release --quiet --bin svcc --example gen-cluster --example stages
 SVCC=$CARGO_TARGET_DIR/release/svcc
 GEN=$CARGO_TARGET_DIR/release/examples/gen-cluster
 STAGES=$CARGO_TARGET_DIR/release/examples/stages
-HAS_IPT=false
-if "$SVCC" compile --help 2>/dev/null | grep -q -- '- iptables'; then HAS_IPT=true; fi
+# The iptables target: svcc's own, else the binary of --ipt-svcc (used only for the dataplane
+# comparisons, never for svcc's compile times).
+HAS_IPT=false; SVCC_IPT_TIMES=false
+if "$SVCC" compile --help 2>/dev/null | grep -q -- '- iptables'; then
+  HAS_IPT=true; SVCC_IPT_TIMES=true; IPT_SVCC=$SVCC
+elif [ -n "$IPT_SVCC" ]; then
+  "$IPT_SVCC" compile --help 2>/dev/null | grep -q -- '- iptables' || { echo "scale.sh: $IPT_SVCC has no iptables target" >&2; exit 2; }
+  HAS_IPT=true
+fi
 
 WORK=$(mktemp -d /tmp/svcc-bench.XXXXXX)
 NS_PREFIX="svcc-bench-$$"
@@ -87,6 +98,7 @@ median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "nan"; else if
   echo "kernel: $(uname -sr)"
   echo "rustc: $(rustc --version)"
   echo "nft: $(nft --version 2>/dev/null || echo none)"
+  echo "iptables: $(iptables -V 2>/dev/null || echo none)"
   echo "svcc: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet 2>/dev/null || echo '+changes')"
   echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 } > "$OUT/machine.txt"
@@ -123,7 +135,7 @@ measure() {
 # --- 1. svcc -----------------------------------------------------------------------------------
 echo "tool,operation,layout,services,endpoints,input_mb,runs,wall_s,rss_mb,cpu_s" > "$OUT/scale.csv"
 echo "services,layout,input_mb,load_ms,mb_per_s" > "$OUT/load.csv"
-TARGETS="nft dns"; $HAS_IPT && TARGETS="$TARGETS iptables"
+TARGETS="nft dns"; $SVCC_IPT_TIMES && TARGETS="$TARGETS iptables"
 for n in $SIZES; do
   f=$WORK/c$n.yaml; bytes=$(stat -c %s "$f"); eps=$(sed -n 's/^endpoints=//p' "$WORK/c$n.summary")
   echo "== svcc, $n Services ($(mb "$bytes") MB)"
@@ -175,18 +187,19 @@ if ! $SKIP_NETNS && can_netns; then
   ns() { ip netns add "$NS_PREFIX-$1"; ip -n "$NS_PREFIX-$1" link set lo up; }
   inns() { local n=$1; shift; ip netns exec "$NS_PREFIX-$n" "$@"; }
 
-  echo "== ruleset load times"
+  LOAD_RUNS=$(( RUNS < 3 ? RUNS : 3 ))
+  echo "== ruleset load times (median of $LOAD_RUNS)"
   ns load
   echo "target,services,ruleset_mb,runs,wall_s" > "$OUT/ruleset-load.csv"
   for n in $SIZES; do
     "$SVCC" compile --target nft "$WORK/c$n.yaml" > "$WORK/r$n.nft"
-    measure "$RUNS" ip netns exec "$NS_PREFIX-load" nft -f "$WORK/r$n.nft"; w=$W
-    echo "nft,$n,$(mb "$(stat -c %s "$WORK/r$n.nft")"),$RUNS,$w" >> "$OUT/ruleset-load.csv"
+    measure "$LOAD_RUNS" ip netns exec "$NS_PREFIX-load" nft -f "$WORK/r$n.nft"; w=$W
+    echo "nft,$n,$(mb "$(stat -c %s "$WORK/r$n.nft")"),$LOAD_RUNS,$w" >> "$OUT/ruleset-load.csv"
     echo "  nft -f, $n Services: $w s"
     if $HAS_IPT; then
-      "$SVCC" compile --target iptables "$WORK/c$n.yaml" > "$WORK/r$n.ipt"
-      measure "$RUNS" ip netns exec "$NS_PREFIX-load" iptables-restore "$WORK/r$n.ipt"; w=$W
-      echo "iptables,$n,$(mb "$(stat -c %s "$WORK/r$n.ipt")"),$RUNS,$w" >> "$OUT/ruleset-load.csv"
+      "$IPT_SVCC" compile --target iptables "$WORK/c$n.yaml" > "$WORK/r$n.ipt"
+      measure "$LOAD_RUNS" ip netns exec "$NS_PREFIX-load" iptables-restore "$WORK/r$n.ipt"; w=$W
+      echo "iptables,$n,$(mb "$(stat -c %s "$WORK/r$n.ipt")"),$LOAD_RUNS,$w" >> "$OUT/ruleset-load.csv"
       echo "  iptables-restore, $n Services: $w s"
     fi
   done
@@ -219,9 +232,9 @@ if ! $SKIP_NETNS && can_netns; then
   for n in $SIZES; do
     state=$WORK/state-$n
     measure 1 ip netns exec "$NS_PREFIX-node" "$SVCC" apply --state-dir "$state" "$WORK/c$n.yaml"; first=$W
-    measure "$RUNS" ip netns exec "$NS_PREFIX-node" "$SVCC" apply --state-dir "$state" "$WORK/c$n.yaml"; again=$W
+    measure "$LOAD_RUNS" ip netns exec "$NS_PREFIX-node" "$SVCC" apply --state-dir "$state" "$WORK/c$n.yaml"; again=$W
     grep -q "no change" "$WORK/stderr" || { cat "$WORK/stderr" >&2; echo "scale.sh: the unchanged apply changed something" >&2; exit 1; }
-    echo "$n,$first,$again,$RUNS" >> "$OUT/apply.csv"
+    echo "$n,$first,$again,$LOAD_RUNS" >> "$OUT/apply.csv"
     echo "  $n Services: first apply $first s, unchanged $again s"
   done
   inns node nft flush ruleset
@@ -253,7 +266,7 @@ EOF
       if [ "$t" = nft ]; then
         "$SVCC" compile --target nft --cluster-cidr 10.128.0.0/9 "$WORK/c$n.yaml" | inns node nft -f -
       else
-        "$SVCC" compile --target iptables --cluster-cidr 10.128.0.0/9 "$WORK/c$n.yaml" | inns node iptables-restore
+        "$IPT_SVCC" compile --target iptables --cluster-cidr 10.128.0.0/9 "$WORK/c$n.yaml" | inns node iptables-restore
       fi
       probe "$t" "$n" "first=$first" "last=$last"
     done
