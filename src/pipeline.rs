@@ -10,6 +10,7 @@ use crate::report::Summary;
 use crate::selector::Selector;
 use crate::source::inputs::PathFilter;
 use crate::source::inputs::{self, InputError, Loaded};
+use crate::source::tree::{Node, Value};
 use crate::source::yaml::Limits;
 use crate::source::SourceMap;
 use std::collections::BTreeMap;
@@ -157,6 +158,8 @@ fn check_loaded(
 /// A checked input and, when it has no errors, its plan.
 #[derive(Debug)]
 pub struct Compiled {
+    /// When there is a plan, the objects' trees (`Object::root`) are gone: nothing after the
+    /// checks reads them, and at cluster scale they are most of the memory.
     pub outcome: Outcome,
     /// `None` when `check` found errors: nothing may be emitted.
     pub plan: Option<crate::plan::Plan>,
@@ -201,8 +204,21 @@ fn lower_checked(
             plan: None,
         };
     }
+    // Free the trees on another thread while this one lowers and the caller emits.
+    let trees: Vec<Node> = outcome
+        .model
+        .objects
+        .iter_mut()
+        .map(|o| {
+            let span = o.root.span;
+            std::mem::replace(&mut o.root, Node::new(span, Value::Null))
+        })
+        .collect();
+    let freeing = std::thread::spawn(move || drop(trees));
     let (plan, notes) =
         crate::plan::lower(&outcome.model, &outcome.links, &settings.profile, options);
+    let _ = freeing.join();
+    release_freed_memory();
     let notes = check::settle_order(
         notes
             .into_iter()
@@ -225,5 +241,23 @@ fn lower_checked(
     Compiled {
         outcome,
         plan: Some(plan),
+    }
+}
+
+/// Hands memory that is free again back to the system. The trees were built by the parser's
+/// worker threads, in their own glibc arenas; once freed, that memory could only be reused by
+/// those threads, so without this the process would keep it (as resident memory) while the
+/// main thread allocates the plan and the ruleset anew.
+fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        unsafe extern "C" {
+            fn malloc_trim(pad: usize) -> std::ffi::c_int;
+        }
+        // SAFETY: glibc's malloc_trim only returns free pages of the allocator's own heaps to
+        // the system; it has no preconditions and no effect on allocated memory.
+        unsafe {
+            malloc_trim(0);
+        }
     }
 }

@@ -101,7 +101,7 @@ pub fn bool_at(node: &Node, key: &str) -> Option<Spanned<bool>> {
 pub fn int_or_str_at(node: &Node, key: &str) -> Option<Spanned<IntOrStr>> {
     let n = node.get(key)?;
     match &n.value {
-        Value::Str(s) => Some(Spanned::new(IntOrStr::Str(s.clone()), n.span)),
+        Value::Str(s) => Some(Spanned::new(IntOrStr::Str(s.to_string()), n.span)),
         _ => n.as_i64().map(|i| Spanned::new(IntOrStr::Int(i), n.span)),
     }
 }
@@ -138,7 +138,7 @@ pub fn str_map_at(node: &Node, key: &str) -> StrMap {
                 .filter_map(|e| {
                     let v = e.value.as_str()?;
                     Some((
-                        Spanned::new(e.key.clone(), e.key_span),
+                        Spanned::new(e.key.to_string(), e.key_span),
                         Spanned::new(v.to_owned(), e.value.span),
                     ))
                 })

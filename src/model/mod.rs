@@ -33,6 +33,8 @@ pub struct Meta {
     pub namespace: Option<Spanned<String>>,
     pub labels: StrMap,
     pub annotations: StrMap,
+    /// `metadata.deletionTimestamp` is set: the object is being deleted.
+    pub deleting: bool,
 }
 
 /// The typed part of an object.
@@ -306,5 +308,6 @@ fn decode_meta(root: &Node) -> Meta {
         namespace: str_at(m, "namespace").filter(|n| !n.value.is_empty()),
         labels: str_map_at(m, "labels"),
         annotations: str_map_at(m, "annotations"),
+        deleting: m.get("deletionTimestamp").is_some(),
     }
 }

@@ -39,6 +39,8 @@ impl ServicePort {
 pub struct LoadBalancerIngress {
     pub ip: Option<Spanned<String>>,
     pub hostname: Option<Spanned<String>>,
+    /// `VIP` (the default) or `Proxy`.
+    pub ip_mode: Option<Spanned<String>>,
 }
 
 #[derive(Clone, Debug)]
@@ -165,6 +167,7 @@ pub fn decode(root: &Node) -> Service {
                 .map(|i| LoadBalancerIngress {
                     ip: nonempty_str_at(i, "ip"),
                     hostname: nonempty_str_at(i, "hostname"),
+                    ip_mode: nonempty_str_at(i, "ipMode"),
                 })
                 .collect()
         })

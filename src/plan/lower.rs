@@ -130,7 +130,7 @@ pub fn lower(
             } else {
                 parse_ips(svc.external_ips.iter().map(|s| s.value.as_str()))
             },
-            load_balancer_ips: load_balancer_ips(o, svc),
+            load_balancer_ips: load_balancer_ips(svc),
             source_ranges: svc
                 .load_balancer_source_ranges
                 .iter()
@@ -172,17 +172,15 @@ fn parse_ips<'a>(values: impl Iterator<Item = &'a str>) -> Vec<IpAddr> {
         .collect()
 }
 
-fn load_balancer_ips(o: &Object, svc: &Service) -> Vec<IpAddr> {
+fn load_balancer_ips(svc: &Service) -> Vec<IpAddr> {
     if !svc.type_is("LoadBalancer") {
         return Vec::new();
     }
-    let status = o.root.get("status").and_then(|s| s.get("loadBalancer"));
-    let proxied: Vec<&str> = status
-        .map(|lb| lb.get("ingress").map_or(&[][..], |n| n.as_seq()))
-        .unwrap_or(&[])
+    let proxied: Vec<&str> = svc
+        .load_balancer_ingress
         .iter()
-        .filter(|i| i.get("ipMode").and_then(|m| m.as_str()) == Some("Proxy"))
-        .filter_map(|i| i.get("ip").and_then(|m| m.as_str()))
+        .filter(|i| i.ip_mode.as_ref().is_some_and(|m| m.value == "Proxy"))
+        .filter_map(|i| i.ip.as_ref().map(|ip| ip.value.as_str()))
         .collect();
     let mut ips = parse_ips(
         svc.load_balancer_ip
@@ -590,11 +588,7 @@ fn from_pods(
         let Ok(number) = u16::try_from(number) else {
             continue;
         };
-        let terminating = o
-            .root
-            .get("metadata")
-            .and_then(|m| m.get("deletionTimestamp"))
-            .is_some();
+        let terminating = o.meta.deleting;
         let ready = status.ready == Some(true) && !terminating;
         let serving = status.ready == Some(true);
         // The endpoint controller sets a hostname only when the Pod's `subdomain` names this

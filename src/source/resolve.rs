@@ -7,6 +7,8 @@
 //! value is turned into JSON. Only plain (unquoted, untagged) scalars are resolved; quoted and
 //! block scalars are always strings.
 
+use super::tree::SmallStr;
+
 /// A resolved scalar.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Scalar {
@@ -16,7 +18,7 @@ pub enum Scalar {
     /// Integers above `i64::MAX` that Go reads with `ParseUint`.
     Uint(u64),
     Float(f64),
-    Str(String),
+    Str(SmallStr),
 }
 
 /// Resolve a plain scalar with go-yaml v2's rules.
@@ -26,12 +28,12 @@ pub fn resolve_plain(text: &str) -> Scalar {
     };
     match first {
         '~' | 'n' | 'N' | 'y' | 'Y' | 't' | 'T' | 'f' | 'F' | 'o' | 'O' => {
-            resolve_word(text).unwrap_or_else(|| Scalar::Str(text.to_owned()))
+            resolve_word(text).unwrap_or_else(|| Scalar::Str(text.into()))
         }
         '+' | '-' | '.' | '0'..='9' => {
-            resolve_number(text).unwrap_or_else(|| Scalar::Str(text.to_owned()))
+            resolve_number(text).unwrap_or_else(|| Scalar::Str(text.into()))
         }
-        _ => Scalar::Str(text.to_owned()),
+        _ => Scalar::Str(text.into()),
     }
 }
 

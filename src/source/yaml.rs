@@ -6,7 +6,7 @@
 //! refused, not expanded), a nesting limit, and byte offsets (saphyr counts characters).
 
 use super::resolve::{resolve_plain, Scalar};
-use super::tree::{Entry, Node, Value};
+use super::tree::{Entry, Key, Node, Value};
 use super::{FileId, Span};
 use crate::diag::Diagnostic;
 use saphyr_parser::{Event, Parser, ScalarStyle, Tag};
@@ -59,6 +59,11 @@ pub fn parse(file: FileId, text: &str, limits: &Limits) -> Parsed {
         vec![0]
     };
     if starts.len() == 1 {
+        if text.len() > PARALLEL_THRESHOLD {
+            if let Some(parsed) = parse_list_in_pieces(file, text, limits) {
+                return parsed;
+            }
+        }
         let (mut parsed, _) = parse_chunk(file, text, 0, limits);
         check_document_count(file, text, &mut parsed, 0, limits);
         return parsed;
@@ -106,6 +111,124 @@ fn chunk_starts(text: &str) -> Vec<usize> {
         search = found + TARGET_CHUNK;
     }
     starts
+}
+
+/// One large `List` as `kubectl get -o yaml` prints it (`items:` at the left margin, each item
+/// starting with `- ` at the left margin) is parsed in parallel too: the text before the
+/// items, runs of items and the text after them are parsed on their own and joined into the
+/// tree a whole parse gives. Anything else (more documents, any finding in a piece, a key both
+/// before and after the items) returns `None`, and the file is parsed as a whole.
+fn parse_list_in_pieces(file: FileId, text: &str, limits: &Limits) -> Option<Parsed> {
+    let bytes = text.as_bytes();
+    let line_end = |from: usize| {
+        bytes[from..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(bytes.len(), |i| from + i + 1)
+    };
+    // The `items:` line, followed at once by the first item.
+    let mut at = 0;
+    let region_start = loop {
+        if at >= bytes.len() {
+            return None;
+        }
+        let next = line_end(at);
+        if &bytes[at..next] == b"items:\n" && bytes[next..].starts_with(b"- ") {
+            break next;
+        }
+        at = next;
+    };
+    // The items run to the first line at the left margin that is neither an item's start, an
+    // indented line, an empty line nor a comment.
+    let mut region_end = region_start;
+    let mut cuts = vec![region_start];
+    while region_end < bytes.len() {
+        let line = &bytes[region_end..];
+        let continues = line.starts_with(b"- ")
+            || matches!(line.first(), Some(b' ' | b'\n' | b'#'))
+            || line.starts_with(b"-\n");
+        if !continues {
+            break;
+        }
+        if line.starts_with(b"- ") && region_end - cuts[cuts.len() - 1] >= TARGET_CHUNK {
+            cuts.push(region_end);
+        }
+        region_end = line_end(region_end);
+    }
+    cuts.push(region_end);
+    // Another document after the list: parse the file as a whole.
+    if find_marker(bytes, region_end.saturating_sub(1)).is_some()
+        || text[region_end..].lines().any(|l| l.starts_with("..."))
+    {
+        return None;
+    }
+    if cuts.len() < 3 {
+        return None; // a single run of items: nothing to gain
+    }
+    use rayon::prelude::*;
+    let mut pieces: Vec<(usize, usize)> = vec![(0, region_start), (region_end, bytes.len())];
+    pieces.extend(cuts.windows(2).map(|w| (w[0], w[1])));
+    let mut parsed: Vec<(Parsed, usize)> = pieces
+        .par_iter()
+        .map(|&(a, b)| parse_chunk(file, &text[a..b], a, limits))
+        .collect();
+    if parsed.iter().any(|(p, _)| !p.diagnostics.is_empty()) {
+        return None;
+    }
+    let runs = parsed.split_off(2);
+    let (suffix, _) = parsed.pop()?;
+    let (mut header, header_count) = parsed.pop()?;
+    if header_count != 1 || header.documents.len() != 1 || suffix.documents.len() > 1 {
+        return None;
+    }
+    let mut items = Vec::new();
+    for (run, _) in runs {
+        let [doc] = <[Document; 1]>::try_from(run.documents).ok()?;
+        match doc.root.value {
+            Value::Seq(run_items) => items.extend(run_items),
+            _ => return None,
+        }
+    }
+    let mut doc = header.documents.pop()?;
+    let Value::Map(entries) = &mut doc.root.value else {
+        return None;
+    };
+    let suffix_entries = match suffix.documents.into_iter().next() {
+        None => Vec::new(),
+        Some(d) => match d.root.value {
+            Value::Map(e) => e,
+            _ => return None,
+        },
+    };
+    if suffix_entries
+        .iter()
+        .any(|s| entries.iter().any(|e| e.key == s.key))
+    {
+        return None;
+    }
+    // A sequence nested in a map starts where its first item does (objects: maps).
+    let first = items.first()?;
+    if !matches!(first.value, Value::Map(_)) {
+        return None;
+    }
+    let start = first.span.start as usize;
+    let end = items.last().map_or(start, |n: &Node| n.span.end as usize);
+    let slot = entries.iter_mut().find(|e| e.key == "items")?;
+    if !slot.value.is_null() {
+        return None;
+    }
+    slot.value = Node::new(Span::new(file, start, end), Value::Seq(items));
+    entries.extend(suffix_entries);
+    let end = entries
+        .iter()
+        .map(|e| e.value.span.end.max(e.key_span.end))
+        .max()
+        .unwrap_or(doc.root.span.end);
+    doc.root.span = Span::new(file, doc.root.span.start as usize, end as usize);
+    Some(Parsed {
+        documents: vec![doc],
+        diagnostics: Vec::new(),
+    })
 }
 
 /// The next line at or after `from` that is a `---` document marker.
@@ -290,7 +413,7 @@ impl Offsets {
 enum PendingKey {
     None,
     Key {
-        name: String,
+        name: Key,
         span: Span,
         merge: bool,
     },
@@ -298,21 +421,29 @@ enum PendingKey {
     Skip,
 }
 
+/// An open collection. Its children live on the builder's shared stacks (`items`, `entries`)
+/// from `base` on, and move into a vector of exactly their number when it closes: no vector
+/// grows, and no capacity is left unused in the tree.
 enum Frame {
     Seq {
         start: usize,
         anchor: usize,
-        items: Vec<Node>,
+        base: usize,
     },
     Map {
         start: usize,
         anchor: usize,
-        entries: Vec<Entry>,
+        base: usize,
         merged: Vec<Entry>,
-        index: HashMap<String, usize>,
+        /// Key → position, built only once the map has more than [`INDEX_AFTER`] entries;
+        /// smaller maps look for duplicate keys by scanning.
+        index: Option<HashMap<Key, usize>>,
         pending: PendingKey,
     },
 }
+
+/// Maps with more entries than this get a hash index for duplicate-key detection.
+const INDEX_AFTER: usize = 16;
 
 struct Builder<'a> {
     file: FileId,
@@ -326,6 +457,10 @@ struct Builder<'a> {
     offsets: Offsets,
     limits: &'a Limits,
     stack: Vec<Frame>,
+    /// Children of the open sequences, innermost last.
+    items: Vec<Node>,
+    /// Entries of the open maps, innermost last.
+    entries: Vec<Entry>,
     anchors: HashMap<usize, Node>,
     alias_nodes: usize,
     root: Option<Node>,
@@ -356,6 +491,8 @@ impl<'a> Builder<'a> {
             offsets: Offsets::new(text, skipped),
             limits,
             stack: Vec::new(),
+            items: Vec::new(),
+            entries: Vec::new(),
             anchors: HashMap::new(),
             alias_nodes: 0,
             root: None,
@@ -449,7 +586,7 @@ impl<'a> Builder<'a> {
                     Frame::Seq {
                         start: span.start as usize,
                         anchor,
-                        items: Vec::new(),
+                        base: self.items.len(),
                     },
                     span,
                 )
@@ -460,9 +597,9 @@ impl<'a> Builder<'a> {
                     Frame::Map {
                         start: span.start as usize,
                         anchor,
-                        entries: Vec::new(),
+                        base: self.entries.len(),
                         merged: Vec::new(),
-                        index: HashMap::new(),
+                        index: None,
                         pending: PendingKey::None,
                     },
                     span,
@@ -511,8 +648,9 @@ impl<'a> Builder<'a> {
             Frame::Seq {
                 start,
                 anchor,
-                items,
+                base,
             } => {
+                let items: Vec<Node> = self.items.drain(base..).collect();
                 let end = items.last().map_or(end_span.end, |n| n.span.end);
                 let node = Node::new(Span::new(self.file, start, end as usize), Value::Seq(items));
                 self.complete(node, anchor, false)
@@ -520,11 +658,12 @@ impl<'a> Builder<'a> {
             Frame::Map {
                 start,
                 anchor,
-                mut entries,
+                base,
                 merged,
                 index: _,
                 pending: _,
             } => {
+                let mut entries: Vec<Entry> = self.entries.drain(base..).collect();
                 let end = entries
                     .iter()
                     .chain(merged.iter())
@@ -586,33 +725,31 @@ impl<'a> Builder<'a> {
                 self.root = Some(node);
                 true
             }
-            Some(Frame::Seq { items, .. }) => {
-                items.push(node);
+            Some(Frame::Seq { .. }) => {
+                self.items.push(node);
                 true
             }
             Some(Frame::Map {
-                entries,
+                base,
                 merged,
                 index,
                 pending,
                 ..
             }) => {
+                let entries = &mut self.entries;
+                let base = *base;
                 match std::mem::replace(pending, PendingKey::None) {
                     PendingKey::None => {
-                        *pending = match key_string(&node) {
-                            Some(name) => PendingKey::Key {
-                                name,
-                                span: node.span,
-                                merge,
-                            },
+                        let (span, type_name) = (node.span, node.type_name());
+                        *pending = match key_string(node) {
+                            Some(name) => PendingKey::Key { name, span, merge },
                             None => {
                                 self.diagnostics.push(
                                     Diagnostic::new(
                                         "yaml-syntax",
-                                        node.span,
+                                        span,
                                         format!(
-                                            "a {} cannot be a key: Kubernetes objects have string keys",
-                                            node.type_name()
+                                            "a {type_name} cannot be a key: Kubernetes objects have string keys"
                                         ),
                                     )
                                     .label("not a string key"),
@@ -630,7 +767,12 @@ impl<'a> Builder<'a> {
                         }
                     }
                     PendingKey::Key { name, span, .. } => {
-                        if let Some(&first) = index.get(&name) {
+                        let found = match index {
+                            Some(index) => index.get(&name).copied(),
+                            None => entries[base..].iter().position(|e| e.key == name),
+                        };
+                        if let Some(first) = found {
+                            let first = base + first;
                             let first_span: Span = entries[first].key_span;
                             self.diagnostics.push(
                                 Diagnostic::new(
@@ -648,7 +790,18 @@ impl<'a> Builder<'a> {
                                 value: node,
                             };
                         } else {
-                            index.insert(name.clone(), entries.len());
+                            let position = entries.len() - base;
+                            if let Some(index) = index {
+                                index.insert(name.clone(), position);
+                            } else if position == INDEX_AFTER {
+                                let mut built: HashMap<Key, usize> = entries[base..]
+                                    .iter()
+                                    .enumerate()
+                                    .map(|(i, e)| (e.key.clone(), i))
+                                    .collect();
+                                built.insert(name.clone(), position);
+                                *index = Some(built);
+                            }
                             entries.push(Entry {
                                 key: name,
                                 key_span: span,
@@ -665,7 +818,7 @@ impl<'a> Builder<'a> {
     fn scalar(&mut self, text: &str, style: ScalarStyle, tag: Option<&Tag>, span: Span) -> Node {
         let value = match tag {
             None if style == ScalarStyle::Plain => self.scalar_value(resolve_plain(text), span),
-            None => Value::Str(text.to_owned()),
+            None => Value::Str(text.into()),
             Some(tag) => self.tagged(text, tag, span),
         };
         Node::new(span, value)
@@ -689,7 +842,7 @@ impl<'a> Builder<'a> {
                     .label("resolves to a non-finite number")
                     .help("quote it if a string is meant"),
                 );
-                Value::Str(f.to_string())
+                Value::Str(f.to_string().into())
             }
             Scalar::Str(s) => Value::Str(s),
         }
@@ -700,12 +853,12 @@ impl<'a> Builder<'a> {
         if (tag.handle.is_empty() && tag.suffix == "!")
             || (tag.handle == "!" && tag.suffix.is_empty())
         {
-            return Value::Str(text.to_owned());
+            return Value::Str(text.into());
         }
         if tag.is_yaml_core_schema() {
             let resolved = resolve_plain(text);
             let ok = match tag.suffix.as_str() {
-                "str" | "timestamp" => return Value::Str(text.to_owned()),
+                "str" | "timestamp" => return Value::Str(text.into()),
                 "int" => matches!(resolved, Scalar::Int(_) | Scalar::Uint(_)),
                 "float" => matches!(
                     resolved,
@@ -727,7 +880,7 @@ impl<'a> Builder<'a> {
                     )
                     .label("tag and value disagree"),
                 );
-                return Value::Str(text.to_owned());
+                return Value::Str(text.into());
             }
         }
         self.diagnostics.push(
@@ -739,7 +892,7 @@ impl<'a> Builder<'a> {
             .label("Kubernetes objects are plain JSON values")
             .help("remove the tag; quote the value if a string is meant"),
         );
-        Value::Str(text.to_owned())
+        Value::Str(text.into())
     }
 
     fn check_collection_tag(&mut self, tag: Option<&Tag>, expected: &str, span: Span) {
@@ -767,12 +920,12 @@ fn display_tag(tag: &Tag) -> String {
 }
 
 /// A scalar key as sigs.k8s.io/yaml turns it into a JSON object key.
-fn key_string(node: &Node) -> Option<String> {
-    match &node.value {
-        Value::Str(s) => Some(s.clone()),
-        Value::Int(i) => Some(i.to_string()),
-        Value::Float(f) => Some(f.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
+fn key_string(node: Node) -> Option<Key> {
+    match node.value {
+        Value::Str(s) => Some(Key::from(s.as_str())),
+        Value::Int(i) => Some(Key::new(i.to_string())),
+        Value::Float(f) => Some(Key::new(f.to_string())),
+        Value::Bool(b) => Some(Key::new(b.to_string())),
         Value::Null | Value::Seq(_) | Value::Map(_) => None,
     }
 }
@@ -937,6 +1090,48 @@ mod tests {
         );
         let b = &args.as_seq()[1];
         assert_eq!(&text[b.span.start as usize..b.span.end as usize], "\"b\"");
+    }
+
+    #[test]
+    fn large_lists_parse_in_pieces_like_a_whole_parse() {
+        let mut items = String::new();
+        for i in 0..6_000 {
+            items.push_str(&format!(
+                "- apiVersion: v1\n  kind: Service\n  metadata:\n    name: s{i}\n  spec:\n    ports:\n    - port: {}\n      name: \"p\"\n",
+                1000 + i % 50_000
+            ));
+            if i % 1000 == 0 {
+                items.push_str("# a comment\n\n");
+            }
+        }
+        let whole = |text: &str| parse_chunk(FileId(0), text, 0, &Limits::default()).0;
+        let list = format!(
+            "apiVersion: v1\nitems:\n{items}kind: List\nmetadata:\n  resourceVersion: \"\"\n"
+        );
+        assert!(list.len() > PARALLEL_THRESHOLD);
+        let pieces =
+            parse_list_in_pieces(FileId(0), &list, &Limits::default()).expect("parsed in pieces");
+        let reference = whole(&list);
+        assert_eq!(pieces.documents.len(), 1);
+        // Compared without `assert_eq!`, whose message would print both trees.
+        assert!(pieces.documents[0].root == reference.documents[0].root);
+        assert!(parse_str(&list).documents[0].root == reference.documents[0].root);
+        // Anything unusual is parsed as a whole, with the same result as before.
+        for odd in [
+            format!("{list}---\nkind: Other\n"),
+            format!("apiVersion: v1\nitems:\n- &a {{x: 1}}\n{items}- *a\nkind: List\n"),
+            format!("apiVersion: v1\nitems:\n{items}kind: List\napiVersion: v2\n"),
+            format!("apiVersion: v1\nitems:\n{items}- [unclosed\nkind: List\n"),
+        ] {
+            assert!(parse_list_in_pieces(FileId(0), &odd, &Limits::default()).is_none());
+            let a = parse_str(&odd);
+            let b = whole(&odd);
+            assert_eq!(a.documents.len(), b.documents.len());
+            assert_eq!(a.diagnostics.len(), b.diagnostics.len());
+            for (x, y) in a.documents.iter().zip(&b.documents) {
+                assert!(x.root == y.root);
+            }
+        }
     }
 
     #[test]

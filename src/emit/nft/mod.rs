@@ -177,10 +177,14 @@ pub enum Error {
 
 /// Writes the plan as an `nft -f` batch. On error nothing has been written.
 pub fn write(plan: &Plan, opts: &Options, out: &mut dyn Write) -> Result<(), Error> {
-    opts.validate()?;
-    let text = ruleset::build(plan, opts).to_text()?;
-    out.write_all(text.as_bytes())?;
+    out.write_all(render(plan, opts)?.as_bytes())?;
     Ok(())
+}
+
+/// The plan as the text of an `nft -f` batch ([`write`] without the copy into a writer).
+pub fn render(plan: &Plan, opts: &Options) -> Result<String, Error> {
+    opts.validate()?;
+    ruleset::build(plan, opts).into_text()
 }
 
 #[cfg(test)]

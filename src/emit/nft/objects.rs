@@ -456,21 +456,14 @@ fn is_expression_text(text: &str) -> bool {
             .all(|b| (b' '..=b'~').contains(&b) && !matches!(b, b';' | b'#' | b'"' | b'\'' | b'$'))
 }
 
-/// A line of a transaction: a command, or a `#` comment line for readers.
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum Line {
-    Command {
-        verb: Verb,
-        table: TableRef,
-        object: Object,
-    },
-    Note(String),
-}
-
-/// An ordered list of commands, printed as one `nft -f` batch.
+/// An ordered list of commands, printed as one `nft -f` batch. Each command is written out as
+/// it is pushed (a ruleset for a large cluster is hundreds of thousands of commands; keeping
+/// them as objects until the end would hold the whole ruleset twice).
 #[derive(Debug, Default)]
 pub struct Transaction {
-    lines: Vec<Line>,
+    text: String,
+    /// Commands written (notes not counted).
+    commands: usize,
     /// The first invalid object.
     error: Option<Invalid>,
 }
@@ -495,11 +488,11 @@ impl Transaction {
         }
         let object = object.into();
         match object.validate(verb, table) {
-            Ok(()) => self.lines.push(Line::Command {
-                verb,
-                table: table.clone(),
-                object,
-            }),
+            Ok(()) => {
+                object.write(verb, table, &mut self.text);
+                self.text.push('\n');
+                self.commands += 1;
+            }
             Err(e) => self.error = Some(e),
         }
     }
@@ -521,15 +514,12 @@ impl Transaction {
                 reason: "not printable ASCII",
             });
         }
-        self.lines.push(Line::Note(text.to_owned()));
+        let _ = writeln!(self.text, "# {text}");
     }
 
     /// Number of commands (notes not counted).
     pub fn len(&self) -> usize {
-        self.lines
-            .iter()
-            .filter(|l| matches!(l, Line::Command { .. }))
-            .count()
+        self.commands
     }
 
     pub fn is_empty(&self) -> bool {
@@ -538,32 +528,30 @@ impl Transaction {
 
     /// The `nft -f` text, or the first error.
     pub fn to_text(&self) -> Result<String, Error> {
-        if let Some(e) = &self.error {
-            return Err(Error::Invalid {
+        self.check()?;
+        Ok(self.text.clone())
+    }
+
+    /// [`Transaction::to_text`] without a copy.
+    pub fn into_text(self) -> Result<String, Error> {
+        self.check()?;
+        Ok(self.text)
+    }
+
+    fn check(&self) -> Result<(), Error> {
+        match &self.error {
+            Some(e) => Err(Error::Invalid {
                 kind: e.kind,
                 name: e.name.clone(),
                 reason: e.reason,
-            });
+            }),
+            None => Ok(()),
         }
-        let mut text = String::new();
-        for line in &self.lines {
-            match line {
-                Line::Command {
-                    verb,
-                    table,
-                    object,
-                } => object.write(*verb, table, &mut text),
-                Line::Note(note) => {
-                    let _ = write!(text, "# {note}");
-                }
-            }
-            text.push('\n');
-        }
-        Ok(text)
     }
 
     pub fn write(&self, out: &mut dyn Write) -> Result<(), Error> {
-        out.write_all(self.to_text()?.as_bytes())?;
+        self.check()?;
+        out.write_all(self.text.as_bytes())?;
         Ok(())
     }
 }
