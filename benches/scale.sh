@@ -10,7 +10,7 @@
 # Measures, on clusters from examples/gen-cluster.rs:
 #   1. `svcc check` and `svcc compile --target nft|dns` (and `iptables` when svcc has that
 #      target): wall time, CPU time and peak RSS (/usr/bin/time), median of --runs runs; the
-#      YAML loading throughput (examples/stages); `svcc check` of the `kind: List` layout;
+#      YAML loading throughput (the `load, decode, check objects` stage of SVCC_TIMINGS=1); `svcc check` of the `kind: List` layout;
 #   2. kubernetes-validate 1.37.0 (pip-installed into a venv) validating the same files;
 #   3. (root) `nft -f` load time of svcc's ruleset (and `iptables-restore` of the iptables
 #      output when available: svcc's own iptables target, or the svcc binary given with
@@ -58,10 +58,9 @@ TIME=/usr/bin/time
 command -v gnuplot >/dev/null || echo "scale.sh: gnuplot not found (apt-get install gnuplot-nox): no plots" >&2
 
 echo "== building (release)"
-cargo build --release --quiet --bin svcc --example gen-cluster --example stages
+cargo build --release --quiet --bin svcc --example gen-cluster
 SVCC=$CARGO_TARGET_DIR/release/svcc
 GEN=$CARGO_TARGET_DIR/release/examples/gen-cluster
-STAGES=$CARGO_TARGET_DIR/release/examples/stages
 # The iptables target: svcc's own, else the binary of --ipt-svcc (used only for the dataplane
 # comparisons, never for svcc's compile times).
 HAS_IPT=false; SVCC_IPT_TIMES=false
@@ -153,7 +152,9 @@ for n in $SIZES; do
   echo "  check (kind: List, $(mb "$lbytes") MB): $w s, $r MB, cpu $c s"
   for layout in stream list; do
     [ $layout = stream ] && file=$f || file=$lf
-    ms=$(for _ in $(seq "$RUNS"); do "$STAGES" "$file" | sed -n 's/^load+parse *\([0-9.]*\) ms.*/\1/p'; done | median)
+    # Reading, parsing, decoding and the per-object checks run as one stage, on both cores.
+    ms=$(for _ in $(seq "$RUNS"); do SVCC_TIMINGS=1 "$SVCC" check --format short "$file" 2>&1 >/dev/null |
+      sed -n 's/^svcc: timing: load, decode, check objects \([0-9.]*\) ms$/\1/p'; done | median)
     size=$(stat -c %s "$file")
     echo "$n,$layout,$(mb "$size"),$ms,$(awk -v b="$size" -v ms="$ms" 'BEGIN { printf "%.1f", b / 1e3 / ms }')" >> "$OUT/load.csv"
     echo "  load ($layout): $ms ms"

@@ -1,6 +1,7 @@
 //! Criterion benchmarks of each stage of svcc on generated clusters (`examples/gen-cluster.rs`):
-//! load (read and parse), decode, link, check, lower, emit nft, emit dns, and the whole
-//! `check` and `compile --target nft` pipelines.
+//! load (read and parse, keeping the trees), decode, link, the cross-object checks, lower,
+//! emit nft, emit dns, and the whole `check` and `compile --target nft` pipelines (in which
+//! decoding and the per-object checks run inside the load, on the parsing threads).
 //!
 //! `cargo bench --bench stages` runs 1,000 and 10,000 Services × 10 endpoints (override with
 //! `SVCC_BENCH_SERVICES=1000,30000`); samples are few (10) so the run takes a few minutes on
@@ -15,7 +16,7 @@ use criterion::{BatchSize, BenchmarkId, Criterion, Throughput};
 use std::hint::black_box;
 use std::path::PathBuf;
 use std::time::Duration;
-use svcc::check::{self, schema::SchemaSet, RunOptions};
+use svcc::check::{self, RunOptions};
 use svcc::emit::{dns, nft};
 use svcc::pipeline::{self, Settings};
 use svcc::plan::LowerOptions;
@@ -66,7 +67,6 @@ fn clusters(dir: &std::path::Path) -> Vec<Cluster> {
 fn stages(c: &mut Criterion, clusters: &[Cluster]) {
     let settings = Settings::default();
     let profile = &settings.profile;
-    let schemas = SchemaSet::new(profile.kubernetes_minor).expect("schemas");
     let options = RunOptions::default();
     let lower_options = LowerOptions::default();
     let nft_options = nft::Options::default();
@@ -83,6 +83,7 @@ fn stages(c: &mut Criterion, clusters: &[Cluster]) {
         // Every stage's input, computed once outside the timed part.
         let loaded = load(cl);
         let model = svcc::model::decode(loaded.documents.clone(), profile.kubernetes_minor);
+        let no_findings = vec![Vec::new(); model.objects.len()];
         let links = svcc::link::link(&model, &profile.default_namespace);
         let (plan, _) = svcc::plan::lower(&model, &links, profile, &lower_options);
 
@@ -117,8 +118,16 @@ fn stages(c: &mut Criterion, clusters: &[Cluster]) {
         g.bench_function(id("link"), |b| {
             b.iter(|| svcc::link::link(black_box(&model), &profile.default_namespace))
         });
-        g.bench_function(id("check"), |b| {
-            b.iter(|| check::run(black_box(&model), &links, profile, &schemas, &options))
+        g.bench_function(id("check-cluster"), |b| {
+            b.iter(|| {
+                check::run(
+                    black_box(&model),
+                    &links,
+                    profile,
+                    no_findings.clone(),
+                    &options,
+                )
+            })
         });
         g.bench_function(id("lower"), |b| {
             b.iter(|| svcc::plan::lower(black_box(&model), &links, profile, &lower_options))

@@ -18,3 +18,4 @@ pub mod plan;
 pub mod report;
 pub mod selector;
 pub mod source;
+pub mod timing;

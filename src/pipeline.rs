@@ -1,18 +1,24 @@
 //! The driver: one line per stage, as DESIGN.md draws it (load → decode → check). The CLI and
 //! the tests both go through here.
+//!
+//! Departure from a strict stage-after-stage order: decoding and the per-object checks run
+//! inside the load, on the worker that parsed each document ([`DecodeAndCheck`]), so that the
+//! trees of a large input are never all alive at once. What needs the whole input (linking,
+//! the cross-object rules, suppressions) runs after the load, as before.
 
 use crate::check::{self, schema::SchemaSet, suppress, RunOptions};
 use crate::config::{Level, Profile};
 use crate::diag::{Diagnostic, Severity};
 use crate::link::{self, Links};
-use crate::model::{self, Model};
+use crate::model::{self, Decoded, Model};
 use crate::report::Summary;
 use crate::selector::Selector;
 use crate::source::inputs::PathFilter;
 use crate::source::inputs::{self, InputError, Loaded};
-use crate::source::tree::{Node, Value};
-use crate::source::yaml::Limits;
+use crate::source::tree::Node;
+use crate::source::yaml::{self, Documents, Limits};
 use crate::source::SourceMap;
+use crate::timing;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -68,11 +74,15 @@ pub fn check_paths(
     paths: &[PathBuf],
     settings: &Settings,
 ) -> Result<Outcome, check::schema::SchemaError> {
+    let schemas = SchemaSet::shared(settings.profile.kubernetes_minor)?;
+    let sink = DecodeAndCheck::new(settings, schemas);
     let (inputs, mut errors) = inputs::discover(paths, &settings.filter);
-    let mut loaded = inputs::load(&inputs, &settings.limits, settings.max_file_bytes);
+    let mut loaded = timing::stage("load, decode, check objects", || {
+        inputs::load_each(&inputs, &settings.limits, settings.max_file_bytes, &sink)
+    });
     errors.append(&mut loaded.errors);
     loaded.errors = errors;
-    check_loaded(loaded, settings)
+    Ok(finish_checks(loaded, settings))
 }
 
 /// Checks in-memory text as one file named `name` (tests, `svcc explain` examples).
@@ -89,6 +99,8 @@ pub fn check_texts(
     files: &[(String, String)],
     settings: &Settings,
 ) -> Result<Outcome, check::schema::SchemaError> {
+    let schemas = SchemaSet::shared(settings.profile.kubernetes_minor)?;
+    let sink = DecodeAndCheck::new(settings, schemas);
     let mut loaded = Loaded::default();
     for (name, text) in files {
         let file = loaded.sources.add(crate::source::SourceFile::new(
@@ -96,13 +108,12 @@ pub fn check_texts(
             None,
             text.clone(),
         ));
-        let parsed = crate::source::yaml::parse(file, text, &settings.limits);
+        let parsed = yaml::parse_each(file, text, &settings.limits, &sink);
         loaded.diagnostics.extend(parsed.diagnostics);
-        loaded
-            .documents
-            .extend(parsed.documents.into_iter().map(|d| (file, d)));
+        loaded.count += parsed.count;
+        loaded.documents.extend(parsed.documents);
     }
-    check_loaded(loaded, settings)
+    Ok(finish_checks(loaded, settings))
 }
 
 /// [`compile`] for several in-memory files.
@@ -118,14 +129,57 @@ pub fn compile_texts(
     ))
 }
 
-fn check_loaded(
-    loaded: Loaded,
-    settings: &Settings,
-) -> Result<Outcome, check::schema::SchemaError> {
-    let schemas = SchemaSet::shared(settings.profile.kubernetes_minor)?;
-    let mut model = model::decode(loaded.documents, settings.profile.kubernetes_minor);
+/// What the loader does with each document: decode it, check each object on its own while
+/// its tree is alive, and drop the tree (see `model`'s module documentation).
+struct DecodeAndCheck<'a> {
+    profile: &'a Profile,
+    schemas: &'a SchemaSet,
+    selection: Option<&'a Selector>,
+}
+
+impl<'a> DecodeAndCheck<'a> {
+    fn new(settings: &'a Settings, schemas: &'a SchemaSet) -> Self {
+        DecodeAndCheck {
+            profile: &settings.profile,
+            schemas,
+            selection: settings.selection.as_ref(),
+        }
+    }
+
+    fn inspect(&self, object: &model::Object, tree: &Node) -> Vec<Diagnostic> {
+        check::check_object(self.profile, self.schemas, self.selection, object, tree)
+    }
+}
+
+impl Documents for DecodeAndCheck<'_> {
+    type Out = Decoded<Vec<Diagnostic>>;
+
+    fn document(&self, doc: yaml::Document) -> Self::Out {
+        model::decode_document(doc.root, self.profile.kubernetes_minor, &|o, t| {
+            self.inspect(o, t)
+        })
+    }
+
+    fn splits_list(&self, list: &Node) -> bool {
+        model::is_list(list)
+    }
+
+    fn list_items(&self, list: &Node, _first: usize, items: Vec<Node>) -> Self::Out {
+        model::decode_list_items(list, items, self.profile.kubernetes_minor, &|o, t| {
+            self.inspect(o, t)
+        })
+    }
+}
+
+/// Links the decoded objects and runs what needs the whole input.
+fn finish_checks(loaded: Loaded<Decoded<Vec<Diagnostic>>>, settings: &Settings) -> Outcome {
+    let (mut model, object_findings) = timing::stage("assemble", || {
+        Model::assemble(loaded.documents, loaded.count)
+    });
     model.diagnostics.extend(loaded.diagnostics);
-    let links = link::link(&model, &settings.profile.default_namespace);
+    let links = timing::stage("link", || {
+        link::link(&model, &settings.profile.default_namespace)
+    });
     let options = RunOptions {
         levels: settings.levels.clone(),
         selection: settings.selection.as_ref(),
@@ -136,7 +190,9 @@ fn check_loaded(
             .filter(|(_, s)| !s.is_empty())
             .collect(),
     };
-    let checked = check::run(&model, &links, &settings.profile, schemas, &options);
+    let checked = timing::stage("check cluster", || {
+        check::run(&model, &links, &settings.profile, object_findings, &options)
+    });
     let mut summary = Summary {
         files: loaded.sources.len(),
         documents: model.documents,
@@ -145,21 +201,19 @@ fn check_loaded(
         ..Summary::default()
     };
     summary.count(&checked.diagnostics);
-    Ok(Outcome {
+    Outcome {
         sources: loaded.sources,
         model,
         links,
         diagnostics: checked.diagnostics,
         errors: loaded.errors,
         summary,
-    })
+    }
 }
 
 /// A checked input and, when it has no errors, its plan.
 #[derive(Debug)]
 pub struct Compiled {
-    /// When there is a plan, the objects' trees (`Object::root`) are gone: nothing after the
-    /// checks reads them, and at cluster scale they are most of the memory.
     pub outcome: Outcome,
     /// `None` when `check` found errors: nothing may be emitted.
     pub plan: Option<crate::plan::Plan>,
@@ -204,21 +258,10 @@ fn lower_checked(
             plan: None,
         };
     }
-    // Free the trees on another thread while this one lowers and the caller emits.
-    let trees: Vec<Node> = outcome
-        .model
-        .objects
-        .iter_mut()
-        .map(|o| {
-            let span = o.root.span;
-            std::mem::replace(&mut o.root, Node::new(span, Value::Null))
-        })
-        .collect();
-    let freeing = std::thread::spawn(move || drop(trees));
-    let (plan, notes) =
-        crate::plan::lower(&outcome.model, &outcome.links, &settings.profile, options);
-    let _ = freeing.join();
     release_freed_memory();
+    let (plan, notes) = timing::stage("lower", || {
+        crate::plan::lower(&outcome.model, &outcome.links, &settings.profile, options)
+    });
     let notes = check::settle_order(
         notes
             .into_iter()
@@ -244,10 +287,10 @@ fn lower_checked(
     }
 }
 
-/// Hands memory that is free again back to the system. The trees were built by the parser's
-/// worker threads, in their own glibc arenas; once freed, that memory could only be reused by
-/// those threads, so without this the process would keep it (as resident memory) while the
-/// main thread allocates the plan and the ruleset anew.
+/// Hands memory that is free again back to the system. The trees were built and dropped by
+/// the parser's worker threads, in their own glibc arenas; that memory could only be reused
+/// by those threads, so without this the process would keep it (as resident memory) while
+/// the main thread allocates the plan and the ruleset anew.
 fn release_freed_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {

@@ -26,8 +26,8 @@ use crate::diag::Diagnostic;
 use crate::link::Links;
 use crate::model::{Model, Object};
 use crate::selector::Selector;
+use crate::source::tree::Node;
 use crate::source::FileId;
-use rayon::prelude::*;
 use schema::SchemaSet;
 use std::collections::{BTreeMap, HashMap};
 
@@ -100,12 +100,38 @@ pub struct Checked {
     pub suppressed: usize,
 }
 
-/// Runs every check over the linked model.
+/// The checks of one object on its own: the schema on its tree, then the rules on its typed
+/// form. Runs while the object's tree is alive (the loader calls it as it decodes); objects
+/// outside the selection are not checked.
+pub fn check_object(
+    profile: &Profile,
+    schemas: &SchemaSet,
+    selection: Option<&Selector>,
+    object: &Object,
+    tree: &Node,
+) -> Vec<Diagnostic> {
+    let Some(kind) = object.known else {
+        return Vec::new();
+    };
+    if selection.is_some_and(|s| !s.matches(&object.meta.labels)) {
+        return Vec::new();
+    }
+    let mut sink = Sink::new(object);
+    for d in schemas.check(kind, tree) {
+        sink.schema(d);
+    }
+    rules::check_object(&Context { profile }, object, &mut sink);
+    sink.into_diagnostics()
+}
+
+/// Finishes the checks over the linked model: `object_findings` are the results of
+/// [`check_object`], aligned with `model.objects`; the cross-object rules run here, then
+/// severities, suppressions and ordering are settled.
 pub fn run(
     model: &Model,
     links: &Links,
     profile: &Profile,
-    schemas: &SchemaSet,
+    object_findings: Vec<Vec<Diagnostic>>,
     options: &RunOptions,
 ) -> Checked {
     let ctx = Context { profile };
@@ -114,32 +140,18 @@ pub fn run(
             .selection
             .is_none_or(|s| s.matches(&model.objects[i].meta.labels))
     };
-    let per_object: Vec<Vec<(Option<usize>, Diagnostic)>> = model
-        .objects
-        .par_iter()
-        .enumerate()
-        .filter(|(i, _)| selected(*i))
-        .map(|(i, object)| {
-            let mut sink = Sink::new(object);
-            if let Some(kind) = object.known {
-                for d in schemas.check(kind, object) {
-                    sink.schema(d);
-                }
-                rules::check_object(&ctx, object, &mut sink);
-            }
-            sink.into_diagnostics()
-                .into_iter()
-                .map(|d| (Some(i), d))
-                .collect()
-        })
-        .collect();
     let mut all: Vec<(Option<usize>, Diagnostic)> = model
         .diagnostics
         .iter()
         .cloned()
         .map(|d| (None, d))
         .collect();
-    all.extend(per_object.into_iter().flatten());
+    all.extend(
+        object_findings
+            .into_iter()
+            .enumerate()
+            .flat_map(|(i, found)| found.into_iter().map(move |d| (Some(i), d))),
+    );
     all.extend(
         cluster::check(&ctx, model, links)
             .items

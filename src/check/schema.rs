@@ -9,7 +9,7 @@
 use super::path::field_path;
 use crate::diag::Diagnostic;
 use crate::model::kinds::{KindId, ALL};
-use crate::model::Object;
+use crate::source::tree::Node;
 use jsonschema::error::{TypeKind, ValidationErrorKind};
 use jsonschema::{Registry, Validator};
 use std::sync::OnceLock;
@@ -173,25 +173,25 @@ impl SchemaSet {
     }
 
     /// Schema findings for one object of a modelled kind.
-    pub fn check(&self, kind: KindId, object: &Object) -> Vec<Diagnostic> {
+    /// Validates an object's tree against the schema of its kind.
+    pub fn check(&self, kind: KindId, tree: &Node) -> Vec<Diagnostic> {
         let Some(validator) = self.validator(kind) else {
             return Vec::new();
         };
-        let json = object.root.to_json();
+        let json = tree.to_json();
         if validator.is_valid(&json) {
             return Vec::new();
         }
         let mut out = Vec::new();
         for error in validator.iter_errors(&json) {
             let pointer = error.instance_path().to_string();
-            out.extend(describe(object, &pointer, error.kind()));
+            out.extend(describe(tree, &pointer, error.kind()));
         }
         out
     }
 }
 
-fn describe(object: &Object, pointer: &str, kind: &ValidationErrorKind) -> Vec<Diagnostic> {
-    let root = &object.root;
+fn describe(root: &Node, pointer: &str, kind: &ValidationErrorKind) -> Vec<Diagnostic> {
     let Some((node, key_span)) = root.pointer(pointer) else {
         return Vec::new();
     };

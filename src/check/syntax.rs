@@ -191,7 +191,12 @@ pub fn parse_ip(s: &str) -> Result<(IpAddr, bool), IpProblem> {
             ));
         }
     }
-    Ok((ip, ip.to_string() == s))
+    // An IPv4 address that parsed and has no leading zeros is written canonically.
+    let canonical = match ip {
+        IpAddr::V4(_) => true,
+        IpAddr::V6(_) => ip.to_string() == s,
+    };
+    Ok((ip, canonical))
 }
 
 fn has_leading_zero_octet(s: &str) -> bool {

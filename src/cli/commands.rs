@@ -151,7 +151,7 @@ fn check(cluster: &ClusterArgs, args: &CheckArgs) -> anyhow::Result<ExitCode> {
     };
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    report::write(args.format, &report, &mut out)?;
+    crate::timing::stage("report", || report::write(args.format, &report, &mut out))?;
     out.flush()?;
     for e in &outcome.errors {
         eprintln!("svcc: error: {e}");

@@ -68,31 +68,67 @@ pub fn run(cluster: &ClusterArgs, args: &CompileArgs) -> anyhow::Result<ExitCode
     for e in &outcome.errors {
         eprintln!("svcc: error: {e}");
     }
-    let Some(plan) = &compiled.plan else {
-        return Ok(ExitCode::from(exit_code(outcome, false).max(1)));
+    let pipeline::Compiled { outcome, plan } = compiled;
+    let Some(plan) = plan else {
+        return Ok(ExitCode::from(exit_code(&outcome, false).max(1)));
     };
+    if args.target == Target::Dns {
+        return super::dns::run(&plan, &args.dns, &outcome.model);
+    }
+    // Only the plan is needed from here: the model's memory is handed back while the ruleset
+    // is rendered, so a large cluster does not hold both.
+    let freeing = std::thread::spawn(move || drop(outcome));
     // Render fully before writing, so a failure never leaves half a target on stdout.
-    let mut rendered = Vec::new();
-    match args.target {
-        Target::Plan => emit::plan_json::write(plan, &mut rendered)?,
-        Target::Dns => return super::dns::run(plan, &args.dns, &outcome.model),
-        Target::Nft => {
-            let TargetOptions::Nft(opts) = &target_options else {
-                unreachable!("nft options for the nft target")
-            };
-            if let Err(e) = emit::nft::write(plan, opts, &mut rendered) {
-                eprintln!("svcc: error: nft target: {e}");
-                return Ok(ExitCode::from(1));
-            }
+    let rendered = crate::timing::stage("render", || render(&plan, args, &target_options));
+    let _ = freeing.join();
+    let rendered = match rendered? {
+        Ok(r) => r,
+        Err(code) => return Ok(code),
+    };
+    crate::timing::stage("write", || -> anyhow::Result<()> {
+        let mut out = std::io::stdout().lock();
+        match &rendered {
+            Rendered::Text(bytes) => out.write_all(bytes)?,
+            Rendered::Nft(tx) => tx.write(&mut out)?,
         }
-        Target::Iptables => {
-            let TargetOptions::Iptables(opts) = &target_options else {
-                unreachable!("iptables options for the iptables target")
-            };
-            if let Err(e) = emit::iptables::write(plan, opts, &mut rendered) {
-                eprintln!("svcc: error: iptables target: {e}");
-                return Ok(ExitCode::from(1));
+        out.flush()?;
+        Ok(())
+    })?;
+    // Freeing every object of a large run takes longer than the process exit does.
+    std::mem::forget(plan);
+    std::mem::forget(rendered);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A target's output, complete and validated.
+enum Rendered {
+    Text(Vec<u8>),
+    /// An nft batch, kept in pieces.
+    Nft(emit::nft::objects::Transaction),
+}
+
+/// Renders the target; `Err` is the exit code after a refused object, already reported.
+fn render(
+    plan: &crate::plan::Plan,
+    args: &CompileArgs,
+    target_options: &TargetOptions,
+) -> anyhow::Result<Result<Rendered, ExitCode>> {
+    let rendered = match (args.target, target_options) {
+        (Target::Nft, TargetOptions::Nft(opts)) => match emit::nft::build(plan, opts) {
+            Ok(tx) => Rendered::Nft(tx),
+            Err(e) => {
+                eprintln!("svcc: error: nft target: {e}");
+                return Ok(Err(ExitCode::from(1)));
             }
+        },
+        (Target::Iptables, TargetOptions::Iptables(opts)) => {
+            let text = match emit::iptables::render(plan, opts) {
+                Ok(text) => text,
+                Err(e) => {
+                    eprintln!("svcc: error: iptables target: {e}");
+                    return Ok(Err(ExitCode::from(1)));
+                }
+            };
             let other = match opts.family {
                 emit::iptables::Family::Ipv4 => emit::iptables::Family::Ipv6,
                 emit::iptables::Family::Ipv6 => emit::iptables::Family::Ipv4,
@@ -107,12 +143,16 @@ pub fn run(cluster: &ClusterArgs, args: &CompileArgs) -> anyhow::Result<ExitCode
                     other.restore_tool()
                 );
             }
+            Rendered::Text(text.into_bytes())
         }
-    }
-    let mut out = std::io::stdout().lock();
-    out.write_all(&rendered)?;
-    out.flush()?;
-    Ok(ExitCode::SUCCESS)
+        (Target::Plan, _) => {
+            let mut bytes = Vec::new();
+            emit::plan_json::write(plan, &mut bytes)?;
+            Rendered::Text(bytes)
+        }
+        (target, _) => anyhow::bail!("no renderer for the {target:?} target here"),
+    };
+    Ok(Ok(rendered))
 }
 
 /// The rendered target's options.

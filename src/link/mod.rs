@@ -17,6 +17,7 @@ use crate::model::kinds::KindId;
 use crate::model::service::Service;
 use crate::model::workload::Workload;
 use crate::model::{Body, IntOrStr, Model, Object};
+use rayon::prelude::*;
 use std::collections::{BTreeMap, HashMap};
 
 /// The label EndpointSlices use to name their Service.
@@ -102,12 +103,19 @@ pub fn link(model: &Model, default_namespace: &str) -> Links {
             Body::Namespace | Body::Other => {}
         }
     }
-    let mut service_links = HashMap::new();
-    for (ns, by_name) in &services {
-        for (name, &i) in by_name {
-            let Some(svc) = objects[i].service() else {
-                continue;
-            };
+    // Selecting pods is the costly part, and each Service's links are its own: in parallel.
+    let all: Vec<(&str, &str, usize)> = services
+        .iter()
+        .flat_map(|(ns, by_name)| {
+            by_name
+                .iter()
+                .map(move |(name, &i)| (ns.as_str(), name.as_str(), i))
+        })
+        .collect();
+    let service_links: HashMap<usize, ServiceLinks> = all
+        .par_iter()
+        .filter_map(|&(ns, name, i)| {
+            let svc = objects[i].service()?;
             let selected = if svc.has_selector() && !svc.is_external_name() {
                 workloads.select(ns, svc, objects, &namespaces)
             } else {
@@ -123,8 +131,8 @@ pub fn link(model: &Model, default_namespace: &str) -> Links {
                         .collect()
                 })
                 .collect();
-            let key = (ns.as_str(), name.as_str());
-            service_links.insert(
+            let key = (ns, name);
+            Some((
                 i,
                 ServiceLinks {
                     selected,
@@ -132,9 +140,9 @@ pub fn link(model: &Model, default_namespace: &str) -> Links {
                     slices: slices_by_service.get(&key).cloned().unwrap_or_default(),
                     targets,
                 },
-            );
-        }
-    }
+            ))
+        })
+        .collect();
     let mut governing_services = HashMap::new();
     for (i, o) in objects.iter().enumerate() {
         let Some(name) = o.workload().and_then(|w| w.service_name.as_ref()) else {
@@ -301,12 +309,7 @@ mod tests {
     use crate::source::yaml::parse_str;
 
     fn model(text: &str) -> Model {
-        let docs = parse_str(text)
-            .documents
-            .into_iter()
-            .map(|d| (crate::source::FileId(0), d))
-            .collect();
-        crate::model::decode(docs, 37)
+        crate::model::decode(parse_str(text).documents, 37)
     }
 
     #[test]

@@ -3,8 +3,13 @@
 //! Input: documents from `source`. Output: [`Object`]s for every document and `List` item, each
 //! with its type metadata, object metadata and, for the kinds svcc models, a typed body with the
 //! API server's defaults applied (`reference/validation.md` §6). Objects of other kinds are kept
-//! as [`Body::Other`] and counted, never reported. The tree of every object is kept for the
-//! schema check and for locating fields.
+//! as [`Body::Other`] and counted, never reported.
+//!
+//! Objects do not keep their trees: decoding hands each object with its tree to the caller's
+//! `inspect` (the per-object checks, which need the tree for the schema and for locating
+//! fields) and then drops the tree. The loader decodes documents on the thread that parsed
+//! them, so a large input's trees are never all alive at once; at cluster scale they would be
+//! most of the memory.
 //!
 //! Invariants: decoding never fails on a modelled kind; a field of the wrong type reads as
 //! absent (it is reported by the schema check).
@@ -35,6 +40,9 @@ pub struct Meta {
     pub annotations: StrMap,
     /// `metadata.deletionTimestamp` is set: the object is being deleted.
     pub deleting: bool,
+    /// `metadata.uid` or `metadata.resourceVersion` is set: the object was read from a cluster
+    /// (`kubectl get -o yaml`), not written by hand.
+    pub live: bool,
 }
 
 /// The typed part of an object.
@@ -52,12 +60,6 @@ pub enum Body {
 #[derive(Clone, Debug)]
 pub struct Object {
     pub file: FileId,
-    /// Index of the document in its file.
-    pub document: usize,
-    /// Index in the `items` of a `List`, when the object came from one.
-    pub item: Option<usize>,
-    /// The object's tree; `Null` for kinds svcc does not model (only their metadata is kept).
-    pub root: Node,
     pub api_version: Spanned<String>,
     pub kind: Spanned<String>,
     /// The modelled kind, when svcc knows it.
@@ -116,33 +118,68 @@ pub struct Model {
     pub documents: usize,
 }
 
-/// Decodes every document into objects, expanding `List` kinds. The documents' trees move
-/// into the objects.
-pub fn decode(documents: Vec<(FileId, Document)>, kubernetes_minor: u32) -> Model {
-    let mut model = Model {
-        documents: documents.len(),
-        ..Model::default()
-    };
-    for (file, doc) in documents {
-        decode_document(file, doc, kubernetes_minor, &mut model);
-    }
-    model
+/// One document (or one run of a list's items) decoded: its objects, each with what the
+/// caller's `inspect` made of it while its tree was alive, and the findings of decoding.
+#[derive(Debug)]
+pub struct Decoded<X> {
+    pub objects: Vec<(Object, X)>,
+    pub diagnostics: Vec<Diagnostic>,
 }
 
-fn decode_document(file: FileId, doc: Document, minor: u32, model: &mut Model) {
-    let mut root = doc.root;
-    let Some((api_version, kind)) = type_meta(&root, &mut model.diagnostics) else {
-        return;
+impl Model {
+    /// Joins decoded parts, in order, into a model; the inspections come back aligned with
+    /// `model.objects`.
+    pub fn assemble<X>(parts: Vec<Decoded<X>>, documents: usize) -> (Model, Vec<X>) {
+        let total = parts.iter().map(|p| p.objects.len()).sum();
+        let mut model = Model {
+            documents,
+            objects: Vec::with_capacity(total),
+            ..Model::default()
+        };
+        let mut inspections = Vec::with_capacity(total);
+        for part in parts {
+            model.diagnostics.extend(part.diagnostics);
+            for (object, x) in part.objects {
+                model.objects.push(object);
+                inspections.push(x);
+            }
+        }
+        (model, inspections)
+    }
+}
+
+/// Decodes documents whose trees are not needed afterwards (tests, tools).
+pub fn decode(documents: Vec<Document>, kubernetes_minor: u32) -> Model {
+    let count = documents.len();
+    let parts: Vec<Decoded<()>> = documents
+        .into_iter()
+        .map(|d| decode_document(d.root, kubernetes_minor, &|_, _| ()))
+        .collect();
+    Model::assemble(parts, count).0
+}
+
+/// Decodes one document into objects, expanding `List` kinds. `inspect` sees every object with
+/// its tree; the tree is dropped afterwards.
+pub fn decode_document<X>(
+    root: Node,
+    minor: u32,
+    inspect: &impl Fn(&Object, &Node) -> X,
+) -> Decoded<X> {
+    let mut out = Decoded {
+        objects: Vec::new(),
+        diagnostics: Vec::new(),
+    };
+    let mut root = root;
+    let Some((api_version, kind)) = type_meta(&root, &mut out.diagnostics) else {
+        return out;
     };
     let is_list = kind.value == "List"
         || (kind.value.ends_with("List")
             && matches!(root.get("items"), Some(n) if matches!(n.value, Value::Seq(_))));
     if !is_list {
-        push_object(file, doc.index, None, root, api_version, kind, minor, model);
-        return;
+        push_object(root, api_version, kind, minor, inspect, &mut out);
+        return out;
     }
-    // Items of a typed list (`ServiceList`) may omit their type meta, as the API returns them.
-    let item_kind = kind.value.strip_suffix("List").unwrap_or("").to_owned();
     let items = match &mut root.value {
         Value::Map(entries) => entries
             .iter_mut()
@@ -154,31 +191,67 @@ fn decode_document(file: FileId, doc: Document, minor: u32, model: &mut Model) {
             .unwrap_or_default(),
         _ => Vec::new(),
     };
-    for (i, item) in items.into_iter().enumerate() {
+    decode_items(&api_version, &kind, items, minor, inspect, &mut out);
+    out
+}
+
+/// Whether the items of `list` (a document whose `items` are not in the tree, and known to be
+/// a sequence of maps) may be decoded run by run with [`decode_list_items`].
+pub fn is_list(list: &Node) -> bool {
+    let mut ignored = Vec::new();
+    type_meta(list, &mut ignored).is_some_and(|(_, kind)| kind.value.ends_with("List"))
+}
+
+/// Decodes a run of the items of `list` (see [`is_list`]).
+pub fn decode_list_items<X>(
+    list: &Node,
+    items: Vec<Node>,
+    minor: u32,
+    inspect: &impl Fn(&Object, &Node) -> X,
+) -> Decoded<X> {
+    let mut out = Decoded {
+        objects: Vec::new(),
+        diagnostics: Vec::new(),
+    };
+    let mut ignored = Vec::new();
+    if let Some((api_version, kind)) = type_meta(list, &mut ignored) {
+        decode_items(&api_version, &kind, items, minor, inspect, &mut out);
+    }
+    out
+}
+
+fn decode_items<X>(
+    api_version: &Spanned<String>,
+    kind: &Spanned<String>,
+    items: Vec<Node>,
+    minor: u32,
+    inspect: &impl Fn(&Object, &Node) -> X,
+    out: &mut Decoded<X>,
+) {
+    // Items of a typed list (`ServiceList`) may omit their type meta, as the API returns them.
+    let item_kind = kind.value.strip_suffix("List").unwrap_or("");
+    for item in items {
         let tm = if item_kind.is_empty() || !matches!(item.value, Value::Map(_)) {
-            type_meta(&item, &mut model.diagnostics)
+            type_meta(&item, &mut out.diagnostics)
         } else {
             let av = str_at(&item, "apiVersion").unwrap_or_else(|| api_version.clone());
-            let k =
-                str_at(&item, "kind").unwrap_or_else(|| Spanned::new(item_kind.clone(), item.span));
+            let k = str_at(&item, "kind")
+                .unwrap_or_else(|| Spanned::new(item_kind.to_owned(), item.span));
             Some((av, k))
         };
         if let Some((av, k)) = tm {
-            push_object(file, doc.index, Some(i), item, av, k, minor, model);
+            push_object(item, av, k, minor, inspect, out);
         }
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn push_object(
-    file: FileId,
-    document: usize,
-    item: Option<usize>,
+fn push_object<X>(
     root: Node,
     api_version: Spanned<String>,
     kind: Spanned<String>,
     minor: u32,
-    model: &mut Model,
+    inspect: &impl Fn(&Object, &Node) -> X,
+    out: &mut Decoded<X>,
 ) {
     let meta = decode_meta(&root);
     let known = match kinds::resolve(&api_version.value, &kind.value, minor) {
@@ -188,7 +261,7 @@ fn push_object(
             replacement,
             removed_in,
         } => {
-            model.diagnostics.push(
+            out.diagnostics.push(
                 Diagnostic::new(
                     "removed-api-version",
                     api_version.span,
@@ -204,7 +277,7 @@ fn push_object(
             None
         }
         Resolution::UnknownVersion { served } => {
-            model.diagnostics.push(
+            out.diagnostics.push(
                 Diagnostic::new(
                     "unknown-api-version",
                     api_version.span,
@@ -228,24 +301,16 @@ fn push_object(
         },
         None => Body::Other,
     };
-    // The tree of a kind svcc does not model is not read again (its metadata is decoded):
-    // keeping it would hold every ConfigMap and CRD of a large dump in memory.
-    let root = if known.is_some() {
-        root
-    } else {
-        Node::new(root.span, Value::Null)
-    };
-    model.objects.push(Object {
-        file,
-        document,
-        item,
-        root,
+    let object = Object {
+        file: root.span.file,
         api_version,
         kind,
         known,
         meta,
         body,
-    });
+    };
+    let inspection = inspect(&object, &root);
+    out.objects.push((object, inspection));
 }
 
 /// `apiVersion` and `kind`, or a diagnostic saying what is missing.
@@ -309,5 +374,6 @@ fn decode_meta(root: &Node) -> Meta {
         labels: str_map_at(m, "labels"),
         annotations: str_map_at(m, "annotations"),
         deleting: m.get("deletionTimestamp").is_some(),
+        live: m.get("uid").is_some() || m.get("resourceVersion").is_some(),
     }
 }

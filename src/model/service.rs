@@ -62,6 +62,8 @@ pub struct Service {
     pub session_affinity: Spanned<String>,
     /// Defaulted to 10800 for `ClientIP`; `None` otherwise.
     pub affinity_timeout: Option<Spanned<i64>>,
+    /// Where `spec.sessionAffinityConfig` is written, if it is.
+    pub session_affinity_config: Option<Span>,
     pub external_ips: Vec<Spanned<String>>,
     pub external_name: Option<Spanned<String>>,
     /// As written; see [`Service::external_traffic_policy`] for the defaulted value.
@@ -158,6 +160,7 @@ pub fn decode(root: &Node) -> Service {
     } else {
         None
     };
+    let session_affinity_config = spec.get("sessionAffinityConfig").map(|c| c.span);
     let ports = seq_at(spec, "ports").iter().map(decode_port).collect();
     let load_balancer_ingress = map_at(root, "status")
         .and_then(|s| map_at(s, "loadBalancer"))
@@ -185,6 +188,7 @@ pub fn decode(root: &Node) -> Service {
         selector: str_map_at(spec, "selector"),
         session_affinity,
         affinity_timeout,
+        session_affinity_config,
         external_ips: str_list_at(spec, "externalIPs"),
         external_name: str_at(spec, "externalName"),
         external_traffic_policy_written: nonempty_str_at(spec, "externalTrafficPolicy"),

@@ -16,7 +16,9 @@ use crate::model::endpoints::EndpointPort;
 use crate::model::kinds::KindId;
 use crate::model::service::{Service, ServicePort};
 use crate::model::{Body, Model, Object};
+use rayon::prelude::*;
 use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
 
 #[derive(Clone, Debug, Default)]
 pub struct LowerOptions {
@@ -70,25 +72,40 @@ pub fn lower(
             taken_ports.insert(h);
         }
     }
+    // Endpoints (the costly part) are gathered in parallel; addresses and nodePorts are then
+    // allocated in Service order, which keeps allocation deterministic.
+    let gathered: Vec<(Vec<Option<PortPlan>>, Vec<Address>)> = order
+        .par_iter()
+        .map(|&(_, _, i)| match objects[i].service() {
+            None => (Vec::new(), Vec::new()),
+            Some(svc) => (
+                svc.ports
+                    .iter()
+                    .map(|port| port_plan(i, port, svc, model, links, options))
+                    .collect(),
+                addresses(i, svc, model, links),
+            ),
+        })
+        .collect();
     let mut diagnostics = Vec::new();
     let mut services = Vec::new();
-    for &(ns, name, i) in &order {
+    for (&(ns, name, i), (port_plans, addresses)) in order.iter().zip(gathered) {
         let o = &objects[i];
         let Some(svc) = o.service() else { continue };
-        let origin = |path: &str, span| Origin {
-            kind: "Service".to_owned(),
-            namespace: ns.to_owned(),
-            name: name.to_owned(),
-            path: path.to_owned(),
-            span,
+        let source = OriginObject {
+            kind: "Service".into(),
+            namespace: ns.into(),
+            name: name.into(),
         };
+        let origin = |path: &str, span| source.at(path.to_owned(), span);
         let cluster_ips = cluster_ips(ns, name, o, svc, profile, &mut taken_ips, &mut diagnostics);
         let ports = svc
             .ports
             .iter()
+            .zip(port_plans)
             .enumerate()
-            .filter_map(|(p, port)| {
-                let mut plan = port_plan(i, port, svc, model, links, options)?;
+            .filter_map(|(p, (port, plan))| {
+                let mut plan = plan?;
                 plan.origin = origin(&format!("spec.ports[{p}]"), port.span);
                 plan.node_port = node_port(
                     ns,
@@ -106,7 +123,6 @@ pub fn lower(
             .collect::<Vec<_>>();
         // Ports sharing a `port` number share the allocated nodePort (53/TCP + 53/UDP).
         let ports = share_node_ports(ports);
-        let addresses = addresses(i, svc, model, links);
         services.push(ServicePlan {
             namespace: ns.to_owned(),
             name: name.to_owned(),
@@ -347,8 +363,11 @@ fn port_plan(
             e.serving = true;
         }
     }
-    endpoints.sort_by_key(Endpoint::key);
-    endpoints.dedup_by_key(|e| e.key());
+    // Sorted and made unique by the text key; each key is formatted once.
+    let mut keyed: Vec<(String, Endpoint)> = endpoints.into_iter().map(|e| (e.key(), e)).collect();
+    keyed.sort_by(|a, b| a.0.cmp(&b.0));
+    keyed.dedup_by(|a, b| a.0 == b.0);
+    let endpoints: Vec<Endpoint> = keyed.into_iter().map(|(_, e)| e).collect();
     let usable = |e: &Endpoint, ready: bool| {
         if ready {
             e.ready
@@ -381,30 +400,42 @@ fn port_plan(
         cluster,
         local,
         origin: Origin {
-            kind: String::new(),
-            namespace: String::new(),
-            name: String::new(),
+            kind: "".into(),
+            namespace: "".into(),
+            name: "".into(),
             path: String::new(),
             span: port.span,
         },
     })
 }
 
-fn endpoint_origin(
-    o: &Object,
-    links: &Links,
-    index: usize,
-    path: String,
-    span: crate::source::Span,
-) -> Origin {
-    Origin {
-        kind: o.kind.value.clone(),
-        namespace: links.namespace(index).to_owned(),
-        name: o.name().to_owned(),
-        path,
-        span,
+/// The object endpoints come from, named once and shared by the origins of all its endpoints.
+struct OriginObject {
+    kind: Arc<str>,
+    namespace: Arc<str>,
+    name: Arc<str>,
+}
+
+impl OriginObject {
+    fn new(o: &Object, links: &Links, index: usize) -> Self {
+        OriginObject {
+            kind: o.kind.value.as_str().into(),
+            namespace: links.namespace(index).into(),
+            name: o.name().into(),
+        }
+    }
+
+    fn at(&self, path: String, span: crate::source::Span) -> Origin {
+        Origin {
+            kind: self.kind.clone(),
+            namespace: self.namespace.clone(),
+            name: self.name.clone(),
+            path,
+            span,
+        }
     }
 }
+
 /// Endpoints of a Service port (or, with `None`, of the Service whatever the port, with port 0):
 /// EndpointSlices, else Endpoints, else the selected Pods.
 fn collect(
@@ -482,6 +513,7 @@ fn from_slices(
         let Some(number) = matching_port(&slice.ports, port) else {
             continue;
         };
+        let source = OriginObject::new(o, links, s);
         for (k, e) in slice.endpoints.iter().enumerate() {
             // kube-proxy: a nil `ready` means ready; a nil `serving` means the same as ready.
             let ready = e.conditions.ready.unwrap_or(true);
@@ -499,13 +531,7 @@ fn from_slices(
                     terminating,
                     node_name: e.node_name.as_ref().map(|n| n.value.clone()),
                     hostname: e.hostname.as_ref().map(|h| h.value.clone()),
-                    origin: endpoint_origin(
-                        o,
-                        links,
-                        s,
-                        format!("endpoints[{k}].addresses[{a}]"),
-                        addr.span,
-                    ),
+                    origin: source.at(format!("endpoints[{k}].addresses[{a}]"), addr.span),
                 });
             }
         }
@@ -525,6 +551,7 @@ fn from_endpoints(
         let Body::Endpoints(ep) = &o.body else {
             continue;
         };
+        let source = OriginObject::new(o, links, e);
         for (s, subset) in ep.subsets.iter().enumerate() {
             let Some(number) = matching_port(&subset.ports, port) else {
                 continue;
@@ -546,13 +573,7 @@ fn from_endpoints(
                         terminating: false,
                         node_name: addr.node_name.as_ref().map(|n| n.value.clone()),
                         hostname: addr.hostname.as_ref().map(|h| h.value.clone()),
-                        origin: endpoint_origin(
-                            o,
-                            links,
-                            e,
-                            format!("subsets[{s}].{field}[{a}]"),
-                            addr.span,
-                        ),
+                        origin: source.at(format!("subsets[{s}].{field}[{a}]"), addr.span),
                     });
                 }
             }
@@ -597,6 +618,7 @@ fn from_pods(
             (Some(h), Some(sd)) if sd.value == service_name => Some(h.value.clone()),
             _ => None,
         };
+        let source = OriginObject::new(o, links, w);
         let ips = status.pod_ips.iter().chain(status.pod_ip.iter());
         for ip in ips {
             let Ok((addr, _)) = syntax::parse_ip(&ip.value) else {
@@ -610,7 +632,7 @@ fn from_pods(
                 terminating,
                 node_name: wl.template.spec.node_name.as_ref().map(|n| n.value.clone()),
                 hostname: hostname.clone(),
-                origin: endpoint_origin(o, links, w, "status.podIP".to_owned(), ip.span),
+                origin: source.at("status.podIP".to_owned(), ip.span),
             });
         }
     }

@@ -25,6 +25,7 @@ use crate::source::Span;
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
+use std::sync::Arc;
 
 /// Version of the plan's JSON shape (`svcc compile --target plan`).
 pub const FORMAT: u32 = 1;
@@ -76,9 +77,10 @@ impl Protocol {
 /// Where a plan entry came from, for explanations and traces.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Origin {
-    pub kind: String,
-    pub namespace: String,
-    pub name: String,
+    /// Shared by every origin in the same object (a slice names a hundred endpoints).
+    pub kind: Arc<str>,
+    pub namespace: Arc<str>,
+    pub name: Arc<str>,
     /// Field path in API-server notation.
     pub path: String,
     #[serde(skip)]

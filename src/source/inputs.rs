@@ -5,7 +5,7 @@
 //! that output never depends on the file system. `-` reads standard input. Files are read and
 //! parsed in parallel; results are put back in input order.
 
-use super::yaml::{self, Document, Limits};
+use super::yaml::{self, Document, Documents, KeepTrees, Limits};
 use super::{FileId, SourceFile, SourceMap, Span};
 use crate::diag::Diagnostic;
 use rayon::prelude::*;
@@ -40,13 +40,27 @@ pub enum InputError {
 }
 
 /// Everything the source stage produced.
-#[derive(Debug, Default)]
-pub struct Loaded {
+#[derive(Debug)]
+pub struct Loaded<T = Document> {
     pub sources: SourceMap,
-    /// Documents with the file they came from, in input order.
-    pub documents: Vec<(FileId, Document)>,
+    /// What the sink made of each document, in input order.
+    pub documents: Vec<T>,
+    /// Non-empty documents seen.
+    pub count: usize,
     pub diagnostics: Vec<Diagnostic>,
     pub errors: Vec<InputError>,
+}
+
+impl<T> Default for Loaded<T> {
+    fn default() -> Self {
+        Loaded {
+            sources: SourceMap::default(),
+            documents: Vec::new(),
+            count: 0,
+            diagnostics: Vec::new(),
+            errors: Vec::new(),
+        }
+    }
 }
 
 /// Include and exclude globs (`[files]` in svcc.toml), applied to files found by walking
@@ -149,8 +163,19 @@ fn is_manifest(path: &Path) -> bool {
     )
 }
 
-/// Reads and parses every input. Standard input is read once, up front, on this thread.
+/// Reads and parses every input, keeping every tree. See [`load_each`].
 pub fn load(inputs: &[Input], limits: &Limits, max_file_bytes: u64) -> Loaded {
+    load_each(inputs, limits, max_file_bytes, &KeepTrees)
+}
+
+/// Reads and parses every input; each document goes to `sink` on the thread that parsed it.
+/// Standard input is read once, up front, on this thread.
+pub fn load_each<S: Documents>(
+    inputs: &[Input],
+    limits: &Limits,
+    max_file_bytes: u64,
+    sink: &S,
+) -> Loaded<S::Out> {
     let read: Vec<Result<RawInput, InputError>> = inputs
         .par_iter()
         .map(|input| read_input(input, max_file_bytes))
@@ -164,7 +189,7 @@ pub fn load(inputs: &[Input], limits: &Limits, max_file_bytes: u64) -> Loaded {
             Ok((name, path, bytes)) => texts.push((name, path, bytes)),
         }
     }
-    let parsed: Vec<(SourceFile, Option<Diagnostic>, yaml::Parsed)> = texts
+    let parsed: Vec<(SourceFile, Option<Diagnostic>, yaml::Parsed<S::Out>)> = texts
         .into_par_iter()
         .enumerate()
         .map(|(i, (name, path, bytes))| {
@@ -173,18 +198,18 @@ pub fn load(inputs: &[Input], limits: &Limits, max_file_bytes: u64) -> Loaded {
             let parsed = if encoding_problem.is_some() {
                 yaml::Parsed::default()
             } else {
-                yaml::parse(file, &text, limits)
+                yaml::parse_each(file, &text, limits, sink)
             };
             (SourceFile::new(name, path, text), encoding_problem, parsed)
         })
         .collect();
     for (source, encoding_problem, parsed) in parsed {
-        let id = loaded.sources.add(source);
+        // Ids are handed out in order: the same `FileId(i)` the parse used.
+        loaded.sources.add(source);
         loaded.diagnostics.extend(encoding_problem);
         loaded.diagnostics.extend(parsed.diagnostics);
-        loaded
-            .documents
-            .extend(parsed.documents.into_iter().map(|d| (id, d)));
+        loaded.count += parsed.count;
+        loaded.documents.extend(parsed.documents);
     }
     loaded
 }
@@ -208,11 +233,18 @@ fn read_input(input: &Input, max_file_bytes: u64) -> Result<RawInput, InputError
             .take(max_file_bytes + 1)
             .read_to_end(&mut bytes)
             .map_err(io)?,
-        Some(p) => std::fs::File::open(p)
-            .map_err(io)?
-            .take(max_file_bytes + 1)
-            .read_to_end(&mut bytes)
-            .map_err(io)?,
+        Some(p) => {
+            let file = std::fs::File::open(p).map_err(io)?;
+            // Sized up front: growing by doubling would hold up to twice the file.
+            let size = file
+                .metadata()
+                .map_or(0, |m| m.len())
+                .min(max_file_bytes + 1);
+            bytes.reserve_exact(usize::try_from(size).unwrap_or(0).saturating_add(1));
+            file.take(max_file_bytes + 1)
+                .read_to_end(&mut bytes)
+                .map_err(io)?
+        }
     };
     if bytes.len() as u64 > max_file_bytes {
         return Err(InputError::TooLarge {

@@ -33,26 +33,93 @@ impl Default for Limits {
     }
 }
 
-/// One document of a stream, in the order it appeared (`index` counts empty documents too).
+/// One non-empty document of a stream.
 #[derive(Debug, Clone)]
 pub struct Document {
-    pub index: usize,
     pub root: Node,
 }
 
-#[derive(Debug, Default)]
-pub struct Parsed {
-    pub documents: Vec<Document>,
+/// What [`parse_each`] produced: one output per non-empty document (or per run of items of a
+/// large list, see [`Documents::list_items`]), in file order.
+#[derive(Debug)]
+pub struct Parsed<T = Document> {
+    pub documents: Vec<T>,
+    /// Non-empty documents seen.
+    pub count: usize,
     pub diagnostics: Vec<Diagnostic>,
 }
 
-/// Parses a whole file. Documents before a syntax error are kept; parsing stops at the error
-/// (for large files: at the error, up to the next document marker).
+impl<T> Default for Parsed<T> {
+    fn default() -> Self {
+        Parsed {
+            documents: Vec::new(),
+            count: 0,
+            diagnostics: Vec::new(),
+        }
+    }
+}
+
+/// What the loader does with each document, on the worker thread that parsed it. Consuming
+/// documents where they are parsed (decoding and checking them, then dropping the tree) means
+/// the trees of a large input are never all alive at once.
+pub trait Documents: Sync {
+    type Out: Send;
+
+    /// Consumes one non-empty document.
+    fn document(&self, doc: Document) -> Self::Out;
+
+    /// Whether the items of a large list parsed in pieces go to [`Documents::list_items`] run
+    /// by run (`list` is the document with `items: null`) rather than as one document. The
+    /// answer must depend on `list` alone.
+    fn splits_list(&self, _list: &Node) -> bool {
+        false
+    }
+
+    /// Consumes items `first..first + items.len()` of `list`, in the worker that parsed them.
+    /// The default hands the run over as a document holding the sequence of items.
+    fn list_items(&self, list: &Node, first: usize, items: Vec<Node>) -> Self::Out {
+        let _ = (list, first);
+        let span = match (items.first(), items.last()) {
+            (Some(a), Some(b)) => {
+                Span::new(a.span.file, a.span.start as usize, b.span.end as usize)
+            }
+            _ => list.span,
+        };
+        self.document(Document {
+            root: Node::new(span, Value::Seq(items)),
+        })
+    }
+}
+
+/// Keeps every document's tree ([`parse`]).
+pub struct KeepTrees;
+
+impl Documents for KeepTrees {
+    type Out = Document;
+
+    fn document(&self, doc: Document) -> Document {
+        doc
+    }
+}
+
+/// Parses a whole file and keeps every tree. See [`parse_each`].
+pub fn parse(file: FileId, text: &str, limits: &Limits) -> Parsed {
+    parse_each(file, text, limits, &KeepTrees)
+}
+
+/// Parses a whole file and hands each document to `sink` as soon as its piece of the file is
+/// parsed. Documents before a syntax error are kept; parsing stops at the error (for large
+/// files: at the error, up to the next document marker).
 ///
 /// Files above [`PARALLEL_THRESHOLD`] are cut at document markers (`---` at the start of a line,
 /// which ends any document even inside a block or quoted scalar) and the pieces are parsed in
 /// parallel.
-pub fn parse(file: FileId, text: &str, limits: &Limits) -> Parsed {
+pub fn parse_each<S: Documents>(
+    file: FileId,
+    text: &str,
+    limits: &Limits,
+    sink: &S,
+) -> Parsed<S::Out> {
     let starts = if text.len() > PARALLEL_THRESHOLD {
         chunk_starts(text)
     } else {
@@ -60,12 +127,13 @@ pub fn parse(file: FileId, text: &str, limits: &Limits) -> Parsed {
     };
     if starts.len() == 1 {
         if text.len() > PARALLEL_THRESHOLD {
-            if let Some(parsed) = parse_list_in_pieces(file, text, limits) {
+            if let Some(parsed) = parse_list_in_pieces(file, text, limits, sink) {
                 return parsed;
             }
         }
-        let (mut parsed, _) = parse_chunk(file, text, 0, limits);
-        check_document_count(file, text, &mut parsed, 0, limits);
+        let (parsed, seen) = parse_chunk(file, text, 0, limits);
+        let mut parsed = consume(parsed, sink);
+        check_document_count(file, text, &mut parsed, seen, limits);
         return parsed;
     }
     let ranges: Vec<(usize, usize)> = starts
@@ -74,24 +142,36 @@ pub fn parse(file: FileId, text: &str, limits: &Limits) -> Parsed {
         .map(|(&a, &b)| (a, b))
         .collect();
     use rayon::prelude::*;
-    let pieces: Vec<(Parsed, usize)> = ranges
+    let pieces: Vec<(Parsed<S::Out>, usize)> = ranges
         .par_iter()
-        .map(|&(a, b)| parse_chunk(file, &text[a..b], a, limits))
+        .map(|&(a, b)| {
+            let (parsed, seen) = parse_chunk(file, &text[a..b], a, limits);
+            (consume(parsed, sink), seen)
+        })
         .collect();
     let mut parsed = Parsed::default();
-    let mut documents_before = 0;
-    for (piece, count) in pieces {
-        parsed
-            .documents
-            .extend(piece.documents.into_iter().map(|mut d| {
-                d.index += documents_before;
-                d
-            }));
+    let mut seen = 0;
+    for (piece, piece_seen) in pieces {
+        parsed.documents.extend(piece.documents);
+        parsed.count += piece.count;
         parsed.diagnostics.extend(piece.diagnostics);
-        documents_before += count;
+        seen += piece_seen;
     }
-    check_document_count(file, text, &mut parsed, documents_before, limits);
+    check_document_count(file, text, &mut parsed, seen, limits);
     parsed
+}
+
+/// Hands a piece's documents to the sink, one at a time, so each tree is dropped in turn.
+fn consume<S: Documents>(parsed: Parsed, sink: &S) -> Parsed<S::Out> {
+    Parsed {
+        count: parsed.count,
+        documents: parsed
+            .documents
+            .into_iter()
+            .map(|d| sink.document(d))
+            .collect(),
+        diagnostics: parsed.diagnostics,
+    }
 }
 
 /// Files larger than this are parsed in pieces, in parallel.
@@ -113,12 +193,136 @@ fn chunk_starts(text: &str) -> Vec<usize> {
     starts
 }
 
+/// Where the items of a large list lie: the text before them, the runs of items, the text
+/// after them.
+struct ListLayout {
+    head: (usize, usize),
+    runs: Vec<ItemRun>,
+    tail: (usize, usize),
+}
+
+struct ItemRun {
+    range: (usize, usize),
+    /// Index of the run's first item in the list.
+    first: usize,
+    /// Item starts (`- ` at the left margin) in the run's text.
+    items: usize,
+}
+
 /// One large `List` as `kubectl get -o yaml` prints it (`items:` at the left margin, each item
 /// starting with `- ` at the left margin) is parsed in parallel too: the text before the
-/// items, runs of items and the text after them are parsed on their own and joined into the
-/// tree a whole parse gives. Anything else (more documents, any finding in a piece, a key both
+/// items and the text after them are parsed first and joined into the list document with
+/// `items: null`; then runs of items are parsed in parallel. When the sink splits such lists,
+/// each run goes to it where it was parsed; otherwise the items are put back into the tree a
+/// whole parse gives. Anything else (more documents, any finding in a piece, a key both
 /// before and after the items) returns `None`, and the file is parsed as a whole.
-fn parse_list_in_pieces(file: FileId, text: &str, limits: &Limits) -> Option<Parsed> {
+fn parse_list_in_pieces<S: Documents>(
+    file: FileId,
+    text: &str,
+    limits: &Limits,
+    sink: &S,
+) -> Option<Parsed<S::Out>> {
+    let layout = list_layout(text)?;
+    let part = |(a, b): (usize, usize)| parse_chunk(file, &text[a..b], a, limits);
+    let (mut head, head_seen) = part(layout.head);
+    let (tail, _) = part(layout.tail);
+    if !head.diagnostics.is_empty() || !tail.diagnostics.is_empty() {
+        return None;
+    }
+    if head_seen != 1 || head.documents.len() != 1 || tail.documents.len() > 1 {
+        return None;
+    }
+    let mut doc = head.documents.pop()?;
+    let Value::Map(entries) = &mut doc.root.value else {
+        return None;
+    };
+    let tail_entries = match tail.documents.into_iter().next() {
+        None => Vec::new(),
+        Some(d) => match d.root.value {
+            Value::Map(e) => e,
+            _ => return None,
+        },
+    };
+    if tail_entries
+        .iter()
+        .any(|t| entries.iter().any(|e| e.key == t.key))
+    {
+        return None;
+    }
+    if !entries
+        .iter()
+        .find(|e| e.key == "items")
+        .is_some_and(|e| e.value.is_null())
+    {
+        return None;
+    }
+    entries.extend(tail_entries);
+    let end = entries
+        .iter()
+        .map(|e| e.value.span.end.max(e.key_span.end))
+        .max()
+        .unwrap_or(doc.root.span.end);
+    doc.root.span = Span::new(file, doc.root.span.start as usize, end as usize);
+
+    // Each run must parse cleanly into a sequence of maps (objects).
+    let run_items = |range: (usize, usize)| -> Option<Vec<Node>> {
+        let (run, _) = part(range);
+        if !run.diagnostics.is_empty() {
+            return None;
+        }
+        let [d] = <[Document; 1]>::try_from(run.documents).ok()?;
+        match d.root.value {
+            Value::Seq(items) if items.iter().all(|i| matches!(i.value, Value::Map(_))) => {
+                Some(items)
+            }
+            _ => None,
+        }
+    };
+    use rayon::prelude::*;
+    let documents = if sink.splits_list(&doc.root) {
+        // Each run goes to the sink where it was parsed. A run whose item count differs from
+        // the item starts counted in its text is unusual: everything is parsed as a whole
+        // (the sink's outputs are plain values, so the ones made are simply dropped).
+        let list = &doc.root;
+        let outs: Vec<Option<S::Out>> = layout
+            .runs
+            .par_iter()
+            .map(|run| {
+                let items = run_items(run.range)?;
+                (items.len() == run.items).then(|| sink.list_items(list, run.first, items))
+            })
+            .collect();
+        outs.into_iter().collect::<Option<Vec<_>>>()?
+    } else {
+        let runs: Vec<Option<Vec<Node>>> = layout
+            .runs
+            .par_iter()
+            .map(|run| run_items(run.range))
+            .collect();
+        let mut items = Vec::new();
+        for run in runs {
+            items.extend(run?);
+        }
+        // A sequence nested in a map starts where its first item does.
+        let start = items.first()?.span.start as usize;
+        let end = items.last().map_or(start, |n: &Node| n.span.end as usize);
+        let Value::Map(entries) = &mut doc.root.value else {
+            return None;
+        };
+        let slot = entries.iter_mut().find(|e| e.key == "items")?;
+        slot.value = Node::new(Span::new(file, start, end), Value::Seq(items));
+        vec![sink.document(doc)]
+    };
+    Some(Parsed {
+        documents,
+        count: 1,
+        diagnostics: Vec::new(),
+    })
+}
+
+/// Finds the items region of a list printed like `kubectl get -o yaml` and cuts it into runs
+/// of about [`TARGET_CHUNK`] bytes; `None` unless there are at least two runs.
+fn list_layout(text: &str) -> Option<ListLayout> {
     let bytes = text.as_bytes();
     let line_end = |from: usize| {
         bytes[from..]
@@ -141,93 +345,49 @@ fn parse_list_in_pieces(file: FileId, text: &str, limits: &Limits) -> Option<Par
     // The items run to the first line at the left margin that is neither an item's start, an
     // indented line, an empty line nor a comment.
     let mut region_end = region_start;
-    let mut cuts = vec![region_start];
+    let mut runs = vec![ItemRun {
+        range: (region_start, region_start),
+        first: 0,
+        items: 0,
+    }];
+    let mut items = 0;
     while region_end < bytes.len() {
         let line = &bytes[region_end..];
-        let continues = line.starts_with(b"- ")
-            || matches!(line.first(), Some(b' ' | b'\n' | b'#'))
-            || line.starts_with(b"-\n");
-        if !continues {
+        let item_start = line.starts_with(b"- ") || line.starts_with(b"-\n");
+        if !(item_start || matches!(line.first(), Some(b' ' | b'\n' | b'#'))) {
             break;
         }
-        if line.starts_with(b"- ") && region_end - cuts[cuts.len() - 1] >= TARGET_CHUNK {
-            cuts.push(region_end);
+        if item_start {
+            let run = runs.len() - 1;
+            if line.starts_with(b"- ") && region_end - runs[run].range.0 >= TARGET_CHUNK {
+                runs[run].range.1 = region_end;
+                runs.push(ItemRun {
+                    range: (region_end, region_end),
+                    first: items,
+                    items: 0,
+                });
+            }
+            let run = runs.len() - 1;
+            runs[run].items += 1;
+            items += 1;
         }
         region_end = line_end(region_end);
     }
-    cuts.push(region_end);
+    let last = runs.len() - 1;
+    runs[last].range.1 = region_end;
     // Another document after the list: parse the file as a whole.
     if find_marker(bytes, region_end.saturating_sub(1)).is_some()
         || text[region_end..].lines().any(|l| l.starts_with("..."))
     {
         return None;
     }
-    if cuts.len() < 3 {
+    if runs.len() < 2 {
         return None; // a single run of items: nothing to gain
     }
-    use rayon::prelude::*;
-    let mut pieces: Vec<(usize, usize)> = vec![(0, region_start), (region_end, bytes.len())];
-    pieces.extend(cuts.windows(2).map(|w| (w[0], w[1])));
-    let mut parsed: Vec<(Parsed, usize)> = pieces
-        .par_iter()
-        .map(|&(a, b)| parse_chunk(file, &text[a..b], a, limits))
-        .collect();
-    if parsed.iter().any(|(p, _)| !p.diagnostics.is_empty()) {
-        return None;
-    }
-    let runs = parsed.split_off(2);
-    let (suffix, _) = parsed.pop()?;
-    let (mut header, header_count) = parsed.pop()?;
-    if header_count != 1 || header.documents.len() != 1 || suffix.documents.len() > 1 {
-        return None;
-    }
-    let mut items = Vec::new();
-    for (run, _) in runs {
-        let [doc] = <[Document; 1]>::try_from(run.documents).ok()?;
-        match doc.root.value {
-            Value::Seq(run_items) => items.extend(run_items),
-            _ => return None,
-        }
-    }
-    let mut doc = header.documents.pop()?;
-    let Value::Map(entries) = &mut doc.root.value else {
-        return None;
-    };
-    let suffix_entries = match suffix.documents.into_iter().next() {
-        None => Vec::new(),
-        Some(d) => match d.root.value {
-            Value::Map(e) => e,
-            _ => return None,
-        },
-    };
-    if suffix_entries
-        .iter()
-        .any(|s| entries.iter().any(|e| e.key == s.key))
-    {
-        return None;
-    }
-    // A sequence nested in a map starts where its first item does (objects: maps).
-    let first = items.first()?;
-    if !matches!(first.value, Value::Map(_)) {
-        return None;
-    }
-    let start = first.span.start as usize;
-    let end = items.last().map_or(start, |n: &Node| n.span.end as usize);
-    let slot = entries.iter_mut().find(|e| e.key == "items")?;
-    if !slot.value.is_null() {
-        return None;
-    }
-    slot.value = Node::new(Span::new(file, start, end), Value::Seq(items));
-    entries.extend(suffix_entries);
-    let end = entries
-        .iter()
-        .map(|e| e.value.span.end.max(e.key_span.end))
-        .max()
-        .unwrap_or(doc.root.span.end);
-    doc.root.span = Span::new(file, doc.root.span.start as usize, end as usize);
-    Some(Parsed {
-        documents: vec![doc],
-        diagnostics: Vec::new(),
+    Some(ListLayout {
+        head: (0, region_start),
+        runs,
+        tail: (region_end, bytes.len()),
     })
 }
 
@@ -247,15 +407,17 @@ fn find_marker(bytes: &[u8], from: usize) -> Option<usize> {
     None
 }
 
-fn check_document_count(
+/// `seen` counts every document of the file, empty ones too.
+fn check_document_count<T>(
     file: FileId,
     text: &str,
-    parsed: &mut Parsed,
-    count: usize,
+    parsed: &mut Parsed<T>,
+    seen: usize,
     limits: &Limits,
 ) {
-    if count > limits.max_documents {
+    if seen > limits.max_documents {
         parsed.documents.truncate(limits.max_documents);
+        parsed.count = parsed.count.min(limits.max_documents);
         let at = Span::new(file, text.len(), text.len());
         parsed.diagnostics.push(
             Diagnostic::new(
@@ -268,8 +430,8 @@ fn check_document_count(
     }
 }
 
-/// Parses one piece of a file that starts at byte `base`; returns the documents seen (empty
-/// ones included).
+/// Parses one piece of a file that starts at byte `base`; returns its non-empty documents and
+/// the number of documents seen (empty ones included).
 fn parse_chunk(file: FileId, text: &str, base: usize, limits: &Limits) -> (Parsed, usize) {
     let mut variant: Option<(String, Vec<Insertion>)> = None;
     for _ in 0..=MAX_REINDENTS {
@@ -285,13 +447,14 @@ fn parse_chunk(file: FileId, text: &str, base: usize, limits: &Limits) -> (Parse
                 continue;
             }
         }
-        let count = builder.doc_index;
+        let seen = builder.doc_index;
         return (
             Parsed {
+                count: builder.documents.len(),
                 documents: builder.documents,
                 diagnostics: builder.diagnostics,
             },
-            count,
+            seen,
         );
     }
     (Parsed::default(), 0)
@@ -612,10 +775,7 @@ impl<'a> Builder<'a> {
     fn end_document(&mut self) -> bool {
         if let Some(root) = self.root.take() {
             if !root.is_null() {
-                self.documents.push(Document {
-                    index: self.doc_index,
-                    root,
-                });
+                self.documents.push(Document { root });
             }
         }
         self.doc_index += 1;
@@ -1057,8 +1217,8 @@ mod tests {
     fn multi_document_streams_skip_empty_documents() {
         let p = parse_str("---\n---\na: 1\n---\n# only a comment\n---\nb: 2\n");
         assert!(p.diagnostics.is_empty());
-        let idx: Vec<usize> = p.documents.iter().map(|d| d.index).collect();
-        assert_eq!(idx.len(), 2);
+        assert_eq!(p.documents.len(), 2);
+        assert_eq!(p.count, 2);
     }
 
     #[test]
@@ -1109,13 +1269,26 @@ mod tests {
             "apiVersion: v1\nitems:\n{items}kind: List\nmetadata:\n  resourceVersion: \"\"\n"
         );
         assert!(list.len() > PARALLEL_THRESHOLD);
-        let pieces =
-            parse_list_in_pieces(FileId(0), &list, &Limits::default()).expect("parsed in pieces");
+        let pieces = parse_list_in_pieces(FileId(0), &list, &Limits::default(), &KeepTrees)
+            .expect("parsed in pieces");
         let reference = whole(&list);
         assert_eq!(pieces.documents.len(), 1);
         // Compared without `assert_eq!`, whose message would print both trees.
         assert!(pieces.documents[0].root == reference.documents[0].root);
         assert!(parse_str(&list).documents[0].root == reference.documents[0].root);
+        // A sink that splits lists gets every item once, in order, with its index.
+        let runs = parse_list_in_pieces(FileId(0), &list, &Limits::default(), &ItemRuns)
+            .expect("parsed in pieces");
+        assert!(runs.documents.len() > 1);
+        let mut next = 0;
+        for (first, names) in &runs.documents {
+            assert_eq!(*first, next);
+            for (k, name) in names.iter().enumerate() {
+                assert_eq!(name, &format!("s{}", first + k));
+            }
+            next += names.len();
+        }
+        assert_eq!(next, 6_000);
         // Anything unusual is parsed as a whole, with the same result as before.
         for odd in [
             format!("{list}---\nkind: Other\n"),
@@ -1123,7 +1296,10 @@ mod tests {
             format!("apiVersion: v1\nitems:\n{items}kind: List\napiVersion: v2\n"),
             format!("apiVersion: v1\nitems:\n{items}- [unclosed\nkind: List\n"),
         ] {
-            assert!(parse_list_in_pieces(FileId(0), &odd, &Limits::default()).is_none());
+            assert!(
+                parse_list_in_pieces(FileId(0), &odd, &Limits::default(), &KeepTrees).is_none()
+            );
+            assert!(parse_list_in_pieces(FileId(0), &odd, &Limits::default(), &ItemRuns).is_none());
             let a = parse_str(&odd);
             let b = whole(&odd);
             assert_eq!(a.documents.len(), b.documents.len());
@@ -1131,6 +1307,32 @@ mod tests {
             for (x, y) in a.documents.iter().zip(&b.documents) {
                 assert!(x.root == y.root);
             }
+        }
+    }
+
+    /// Splits every list; each run becomes (index of its first item, the items' names).
+    struct ItemRuns;
+
+    impl Documents for ItemRuns {
+        type Out = (usize, Vec<String>);
+
+        fn document(&self, _doc: Document) -> Self::Out {
+            (usize::MAX, Vec::new())
+        }
+
+        fn splits_list(&self, list: &Node) -> bool {
+            list.get("kind").and_then(Node::as_str) == Some("List")
+        }
+
+        fn list_items(&self, _list: &Node, first: usize, items: Vec<Node>) -> Self::Out {
+            let names = items
+                .iter()
+                .map(|i| {
+                    let name = i.get("metadata").and_then(|m| m.get("name"));
+                    name.and_then(Node::as_str).unwrap_or("").to_owned()
+                })
+                .collect();
+            (first, names)
         }
     }
 
@@ -1146,8 +1348,8 @@ mod tests {
         assert!(text.len() > PARALLEL_THRESHOLD);
         let p = parse_str(&text);
         assert_eq!(p.documents.len(), 20_000);
-        let idx: Vec<usize> = p.documents.iter().map(|d| d.index).collect();
-        assert!(idx.windows(2).all(|w| w[0] < w[1]));
+        let starts: Vec<u32> = p.documents.iter().map(|d| d.root.span.start).collect();
+        assert!(starts.windows(2).all(|w| w[0] < w[1]));
         let d = &p.documents[12_345];
         let name = d.root.get("metadata").unwrap().get("name").unwrap();
         assert_eq!(

@@ -98,10 +98,7 @@ pub fn check(model: &Model, links: &Links, f: &mut Findings) {
 /// Objects from `kubectl get -o yaml` (with a uid or resourceVersion) or written by the
 /// controllers are not hand-written.
 fn is_live_or_controller_managed(o: &Object) -> bool {
-    let live = o
-        .root
-        .get("metadata")
-        .is_some_and(|m| m.get("uid").is_some() || m.get("resourceVersion").is_some());
+    let live = o.meta.live;
     let managed = o
         .meta
         .labels

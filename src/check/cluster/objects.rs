@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 pub fn check(_ctx: &Context, model: &Model, links: &Links, f: &mut Findings) {
     let objects = &model.objects;
-    let mut seen: HashMap<(&str, &str, &str, &str), usize> = HashMap::new();
+    let mut seen: HashMap<(&str, &str, &str, &str), usize> = HashMap::with_capacity(objects.len());
     for (i, o) in objects.iter().enumerate() {
         let Some(name) = o.meta.name.as_ref().filter(|n| !n.value.is_empty()) else {
             continue;

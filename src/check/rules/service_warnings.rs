@@ -71,13 +71,9 @@ pub fn check(ctx: &Context, object: &Object, svc: &Service, sink: &mut Sink) {
         ));
     }
     if svc.session_affinity.value == "None" {
-        if let Some(cfg) = object
-            .root
-            .get("spec")
-            .and_then(|s| s.get("sessionAffinityConfig"))
-        {
+        if let Some(cfg) = svc.session_affinity_config {
             sink.report(ignored(
-                cfg.span,
+                cfg,
                 "spec.sessionAffinityConfig",
                 "`sessionAffinityConfig` is ignored when `sessionAffinity` is None".to_owned(),
             ));

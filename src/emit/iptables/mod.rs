@@ -277,10 +277,14 @@ pub enum Error {
 
 /// Writes the plan as restore input for `opts.family`. On error nothing has been written.
 pub fn write(plan: &Plan, opts: &Options, out: &mut dyn Write) -> Result<(), Error> {
-    opts.validate()?;
-    let text = ruleset::build(plan, opts)?.to_text()?;
-    out.write_all(text.as_bytes())?;
+    out.write_all(render(plan, opts)?.as_bytes())?;
     Ok(())
+}
+
+/// The plan as restore input for `opts.family` ([`write`] without the copy into a writer).
+pub fn render(plan: &Plan, opts: &Options) -> Result<String, Error> {
+    opts.validate()?;
+    ruleset::build(plan, opts)?.to_text()
 }
 
 /// The jumps from built-in chains into the chains with `prefix`, in the order they are

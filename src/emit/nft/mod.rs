@@ -96,6 +96,7 @@ use ipnet::IpNet;
 use std::io::{self, Write};
 
 use crate::plan::Plan;
+use objects::Transaction;
 
 /// The default table name (both families).
 pub const DEFAULT_TABLE: &str = "svcc";
@@ -177,14 +178,21 @@ pub enum Error {
 
 /// Writes the plan as an `nft -f` batch. On error nothing has been written.
 pub fn write(plan: &Plan, opts: &Options, out: &mut dyn Write) -> Result<(), Error> {
-    out.write_all(render(plan, opts)?.as_bytes())?;
-    Ok(())
+    build(plan, opts)?.write(out)
 }
 
-/// The plan as the text of an `nft -f` batch ([`write`] without the copy into a writer).
+/// The plan as the text of an `nft -f` batch.
 pub fn render(plan: &Plan, opts: &Options) -> Result<String, Error> {
+    build(plan, opts)?.into_text()
+}
+
+/// The plan as a validated batch, ready to be written (the text is kept in pieces: a large
+/// ruleset is not copied into one string).
+pub fn build(plan: &Plan, opts: &Options) -> Result<Transaction, Error> {
     opts.validate()?;
-    ruleset::build(plan, opts).into_text()
+    let tx = ruleset::build(plan, opts);
+    tx.validate()?;
+    Ok(tx)
 }
 
 #[cfg(test)]

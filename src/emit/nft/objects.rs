@@ -461,6 +461,8 @@ fn is_expression_text(text: &str) -> bool {
 /// them as objects until the end would hold the whole ruleset twice).
 #[derive(Debug, Default)]
 pub struct Transaction {
+    /// Text of transactions appended whole (kept apart: joining them would copy the ruleset).
+    chunks: Vec<String>,
     text: String,
     /// Commands written (notes not counted).
     commands: usize,
@@ -517,6 +519,22 @@ impl Transaction {
         let _ = writeln!(self.text, "# {text}");
     }
 
+    /// Appends the commands of `other` (rendered apart, for instance in parallel); the first
+    /// error in order is kept.
+    pub fn append(&mut self, other: Transaction) {
+        if self.error.is_none() {
+            self.error = other.error;
+        }
+        if !self.text.is_empty() {
+            self.chunks.push(std::mem::take(&mut self.text));
+        }
+        self.chunks.extend(other.chunks);
+        if !other.text.is_empty() {
+            self.chunks.push(other.text);
+        }
+        self.commands += other.commands;
+    }
+
     /// Number of commands (notes not counted).
     pub fn len(&self) -> usize {
         self.commands
@@ -529,13 +547,31 @@ impl Transaction {
     /// The `nft -f` text, or the first error.
     pub fn to_text(&self) -> Result<String, Error> {
         self.check()?;
-        Ok(self.text.clone())
+        let mut text = String::with_capacity(self.text_len());
+        for chunk in &self.chunks {
+            text.push_str(chunk);
+        }
+        text.push_str(&self.text);
+        Ok(text)
     }
 
-    /// [`Transaction::to_text`] without a copy.
+    /// [`Transaction::to_text`], without a copy when nothing was appended.
     pub fn into_text(self) -> Result<String, Error> {
-        self.check()?;
-        Ok(self.text)
+        if self.chunks.is_empty() {
+            self.check()?;
+            return Ok(self.text);
+        }
+        self.to_text()
+    }
+
+    /// Bytes of text.
+    pub fn text_len(&self) -> usize {
+        self.chunks.iter().map(String::len).sum::<usize>() + self.text.len()
+    }
+
+    /// Whether an object was refused; then nothing may be written.
+    pub fn validate(&self) -> Result<(), Error> {
+        self.check()
     }
 
     fn check(&self) -> Result<(), Error> {
@@ -549,8 +585,12 @@ impl Transaction {
         }
     }
 
+    /// Writes the text; nothing when an object was refused.
     pub fn write(&self, out: &mut dyn Write) -> Result<(), Error> {
         self.check()?;
+        for chunk in &self.chunks {
+            out.write_all(chunk.as_bytes())?;
+        }
         out.write_all(self.text.as_bytes())?;
         Ok(())
     }

@@ -8,13 +8,21 @@ use super::objects::{
 use super::Options;
 use crate::plan::{Endpoint, Plan, PortPlan, ServicePlan};
 use ipnet::IpNet;
+use rayon::prelude::*;
 use std::collections::HashSet;
 use std::net::IpAddr;
 
 /// The mark that asks `masquerading` to SNAT a packet (bit 14, as kube-proxy's default).
 const MASQ_MARK: &str = "0x4000";
 
+/// Services handled by one parallel task.
+const SERVICES_PER_PART: usize = 128;
+
 /// Builds the whole transaction: replace both tables, then fill each family in use.
+///
+/// Services are turned into commands in parallel, in parts of [`SERVICES_PER_PART`]; the
+/// parts are joined phase by phase in Service order, so the text is the same as one pass
+/// over the Services would give.
 pub(super) fn build(plan: &Plan, opts: &Options) -> Transaction {
     let mut tx = Transaction::new();
     let families = families(plan);
@@ -37,14 +45,62 @@ pub(super) fn build(plan: &Plan, opts: &Options) -> Transaction {
         tx.delete(&table, Table::default());
     }
     for family in families {
-        let mut writer = FamilyWriter::new(family, plan, opts);
-        writer.fixed();
-        for svc in &plan.services {
-            writer.service(svc);
-        }
-        writer.finish(&mut tx);
+        let mut fixed = FamilyWriter::new(family, plan, opts);
+        fixed.fixed();
+        let mut parts = vec![fixed.render()];
+        parts.par_extend(plan.services.par_chunks(SERVICES_PER_PART).map(|services| {
+            let mut writer = FamilyWriter::new(family, plan, opts);
+            for svc in services {
+                writer.service(svc);
+            }
+            writer.render()
+        }));
+        join(&mut tx, &TableRef::new(family, &opts.table), parts);
     }
     tx
+}
+
+/// Commands of some Services in one family, rendered phase by phase; elements are kept as
+/// objects, since the first Service to claim a key keeps it.
+struct Part {
+    chains: Transaction,
+    sets: Transaction,
+    rules: Transaction,
+    elements: Vec<Element>,
+}
+
+/// Appends one family's table: chains, then sets and maps, then rules, then elements, so that
+/// each command only names objects that earlier commands created.
+fn join(tx: &mut Transaction, table: &TableRef, parts: Vec<Part>) {
+    tx.add(
+        table,
+        Table {
+            comment: Some("svcc: Kubernetes Services".to_owned()),
+        },
+    );
+    let mut elements = Vec::with_capacity(parts.len());
+    let mut rules = Vec::with_capacity(parts.len());
+    let mut sets = Vec::with_capacity(parts.len());
+    for part in parts {
+        tx.append(part.chains);
+        sets.push(part.sets);
+        rules.push(part.rules);
+        elements.push(part.elements);
+    }
+    sets.into_iter().for_each(|s| tx.append(s));
+    rules.into_iter().for_each(|r| tx.append(r));
+    let mut claimed: HashSet<(&str, &[String])> = HashSet::new();
+    let keep: Vec<bool> = elements
+        .iter()
+        .flatten()
+        .map(|e| claimed.insert((e.set.as_str(), e.key.as_slice())))
+        .collect();
+    drop(claimed);
+    for (element, keep) in elements.into_iter().flatten().zip(keep) {
+        if keep {
+            tx.add(table, element);
+        }
+    }
 }
 
 /// The families that get a table: those of the service CIDRs and of any clusterIP.
@@ -82,8 +138,6 @@ struct FamilyWriter<'a> {
     sets: Vec<Object>,
     rules: Vec<RuleLine>,
     elements: Vec<Element>,
-    /// (set or map, key) already written: the first Service to claim a key keeps it.
-    keys: HashSet<(&'static str, Vec<String>)>,
 }
 
 impl<'a> FamilyWriter<'a> {
@@ -97,32 +151,31 @@ impl<'a> FamilyWriter<'a> {
             sets: Vec::new(),
             rules: Vec::new(),
             elements: Vec::new(),
-            keys: HashSet::new(),
         }
     }
 
-    fn finish(self, tx: &mut Transaction) {
+    fn render(self) -> Part {
         let table = &self.table;
-        tx.add(
-            table,
-            Table {
-                comment: Some("svcc: Kubernetes Services".to_owned()),
-            },
-        );
+        let mut chains = Transaction::new();
         for chain in self.chains {
-            tx.add(table, chain);
+            chains.add(table, chain);
         }
+        let mut sets = Transaction::new();
         for set in self.sets {
-            tx.add(table, set);
+            sets.add(table, set);
         }
+        let mut rules = Transaction::new();
         for line in self.rules {
             match line {
-                RuleLine::Note(note) => tx.note(&note),
-                RuleLine::Rule(rule) => tx.add(table, rule),
+                RuleLine::Note(note) => rules.note(&note),
+                RuleLine::Rule(rule) => rules.add(table, rule),
             }
         }
-        for element in self.elements {
-            tx.add(table, element);
+        Part {
+            chains,
+            sets,
+            rules,
+            elements: self.elements,
         }
     }
 
@@ -148,7 +201,8 @@ impl<'a> FamilyWriter<'a> {
         self.rules.push(RuleLine::Rule(rule));
     }
 
-    /// Adds an element unless an earlier one has the same key in the same set or map.
+    /// Adds an element; of elements with the same key in the same set or map, [`join`] keeps
+    /// the first.
     fn element(
         &mut self,
         set: &'static str,
@@ -156,14 +210,12 @@ impl<'a> FamilyWriter<'a> {
         value: Option<String>,
         comment: Option<String>,
     ) {
-        if self.keys.insert((set, key.clone())) {
-            self.elements.push(Element {
-                set: set.to_owned(),
-                key,
-                value,
-                comment,
-            });
-        }
+        self.elements.push(Element {
+            set: set.to_owned(),
+            key,
+            value,
+            comment,
+        });
     }
 
     /// Base chains, the chains, sets and maps every Service shares, and their rules.
@@ -492,17 +544,24 @@ impl FamilyWriter<'_> {
         let mut endpoints: Vec<usize> = view.cluster.iter().chain(&view.local).copied().collect();
         endpoints.sort_unstable();
         endpoints.dedup();
-        let endpoint_names = |i: usize| {
+        // Each endpoint's names are hashed once: they are named in several commands.
+        let mut named: Vec<Option<EndpointNames>> = vec![None; port.endpoints.len()];
+        for &i in &endpoints {
             let e = view.endpoint(i);
-            EndpointNames::new(
+            named[i] = Some(EndpointNames::new(
                 &svc.namespace,
                 &svc.name,
                 port.protocol,
                 &port.name,
                 e.ip,
                 e.port,
-            )
+            ));
+        }
+        let no_names = EndpointNames {
+            chain: String::new(),
+            affinity: String::new(),
         };
+        let endpoint_names = |i: usize| named[i].as_ref().unwrap_or(&no_names);
 
         // Chains and affinity sets.
         let policy_chains = [
@@ -522,11 +581,11 @@ impl FamilyWriter<'_> {
         }
         for &i in &endpoints {
             let names = endpoint_names(i);
-            self.chains.push(Chain::regular(names.chain));
+            self.chains.push(Chain::regular(names.chain.clone()));
             if let Some(timeout) = svc.affinity_timeout {
                 self.sets.push(
                     Set {
-                        name: names.affinity,
+                        name: names.affinity.clone(),
                         key_type: self.family.addr_type().to_owned(),
                         flags: vec!["dynamic", "timeout"],
                         timeout: Some(timeout),
