@@ -82,8 +82,8 @@ fn stages(c: &mut Criterion, clusters: &[Cluster]) {
         let mut g = c.benchmark_group(format!("{} services", cl.services));
         // Every stage's input, computed once outside the timed part.
         let loaded = load(cl);
-        let model = svcc::model::decode(loaded.documents.clone(), profile.kubernetes_minor);
-        let no_findings = vec![Vec::new(); model.objects.len()];
+        let documents: Vec<_> = loaded.pieces.iter().flatten().cloned().collect();
+        let model = svcc::model::decode(documents.clone(), profile.kubernetes_minor);
         let links = svcc::link::link(&model, &profile.default_namespace);
         let (plan, _) = svcc::plan::lower(&model, &links, profile, &lower_options);
 
@@ -110,7 +110,7 @@ fn stages(c: &mut Criterion, clusters: &[Cluster]) {
         g.throughput(Throughput::Elements(cl.services as u64));
         g.bench_function(id("decode"), |b| {
             b.iter_batched(
-                || loaded.documents.clone(),
+                || documents.clone(),
                 |docs| svcc::model::decode(docs, profile.kubernetes_minor),
                 BatchSize::PerIteration,
             )
@@ -124,7 +124,8 @@ fn stages(c: &mut Criterion, clusters: &[Cluster]) {
                     black_box(&model),
                     &links,
                     profile,
-                    no_findings.clone(),
+                    Vec::new(),
+                    Vec::new(),
                     &options,
                 )
             })

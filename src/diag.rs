@@ -8,7 +8,11 @@
 
 use crate::source::Span;
 use serde::Serialize;
+use std::borrow::Cow;
 use std::fmt;
+
+/// A diagnostic's text: borrowed when fixed, owned when formatted.
+pub type Text = Cow<'static, str>;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -65,21 +69,22 @@ pub struct Diagnostic {
     /// Stable rule id (see `rules/` and `svcc rules`).
     pub rule: &'static str,
     pub severity: Severity,
-    /// Stands on its own: what is wrong.
-    pub message: String,
+    /// Stands on its own: what is wrong. (`Cow`: most texts are fixed, and a hostile input
+    /// can bring a million findings.)
+    pub message: Text,
     pub span: Span,
     /// Short text under the primary span; defaults to nothing.
-    pub label: Option<String>,
+    pub label: Option<Text>,
     /// Field path in API-server notation (`spec.ports[0].nodePort`); `None` for file-level findings.
     pub path: Option<String>,
     pub object: Option<ObjectRef>,
-    pub help: Option<String>,
+    pub help: Option<Text>,
     pub related: Vec<Related>,
 }
 
 impl Diagnostic {
     /// A new diagnostic; its severity is provisional until the engine applies the catalogue.
-    pub fn new(rule: &'static str, span: Span, message: impl Into<String>) -> Diagnostic {
+    pub fn new(rule: &'static str, span: Span, message: impl Into<Text>) -> Diagnostic {
         Diagnostic {
             rule,
             severity: Severity::Error,
@@ -93,7 +98,7 @@ impl Diagnostic {
         }
     }
 
-    pub fn label(mut self, label: impl Into<String>) -> Self {
+    pub fn label(mut self, label: impl Into<Text>) -> Self {
         self.label = Some(label.into());
         self
     }
@@ -108,7 +113,7 @@ impl Diagnostic {
         self
     }
 
-    pub fn help(mut self, help: impl Into<String>) -> Self {
+    pub fn help(mut self, help: impl Into<Text>) -> Self {
         self.help = Some(help.into());
         self
     }

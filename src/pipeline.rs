@@ -108,10 +108,10 @@ pub fn check_texts(
             None,
             text.clone(),
         ));
-        let parsed = yaml::parse_each(file, text, &settings.limits, &sink);
-        loaded.diagnostics.extend(parsed.diagnostics);
-        loaded.count += parsed.count;
-        loaded.documents.extend(parsed.documents);
+        let consumed = yaml::parse_each(file, text, &settings.limits, &sink);
+        loaded.diagnostics.extend(consumed.diagnostics);
+        loaded.count += consumed.count;
+        loaded.pieces.extend(consumed.pieces);
     }
     Ok(finish_checks(loaded, settings))
 }
@@ -152,31 +152,35 @@ impl<'a> DecodeAndCheck<'a> {
 }
 
 impl Documents for DecodeAndCheck<'_> {
-    type Out = Decoded<Vec<Diagnostic>>;
+    type Out = Decoded;
 
-    fn document(&self, doc: yaml::Document) -> Self::Out {
-        model::decode_document(doc.root, self.profile.kubernetes_minor, &|o, t| {
-            self.inspect(o, t)
-        })
+    fn document(&self, doc: yaml::Document, out: &mut Self::Out) {
+        let inspect = |o: &model::Object, t: &Node| self.inspect(o, t);
+        model::decode_document(doc.root, self.profile.kubernetes_minor, &inspect, out);
     }
 
     fn splits_list(&self, list: &Node) -> bool {
         model::is_list(list)
     }
 
-    fn list_items(&self, list: &Node, _first: usize, items: Vec<Node>) -> Self::Out {
-        model::decode_list_items(list, items, self.profile.kubernetes_minor, &|o, t| {
-            self.inspect(o, t)
-        })
+    fn list_items(&self, list: &Node, _first: usize, items: Vec<Node>, out: &mut Self::Out) {
+        let inspect = |o: &model::Object, t: &Node| self.inspect(o, t);
+        model::decode_list_items(list, items, self.profile.kubernetes_minor, &inspect, out);
+    }
+
+    fn finish_piece(&self, out: &mut Self::Out) {
+        out.shrink_to_fit();
     }
 }
 
 /// Links the decoded objects and runs what needs the whole input.
-fn finish_checks(loaded: Loaded<Decoded<Vec<Diagnostic>>>, settings: &Settings) -> Outcome {
-    let (mut model, object_findings) = timing::stage("assemble", || {
-        Model::assemble(loaded.documents, loaded.count)
-    });
-    model.diagnostics.extend(loaded.diagnostics);
+fn finish_checks(loaded: Loaded<Decoded>, settings: &Settings) -> Outcome {
+    let (mut model, object_findings) =
+        timing::stage("assemble", || Model::assemble(loaded.pieces, loaded.count));
+    // Moved, not copied: a million tiny documents can mean a million findings.
+    let mut diagnostics = std::mem::take(&mut model.diagnostics);
+    diagnostics.reserve_exact(loaded.diagnostics.len());
+    diagnostics.extend(loaded.diagnostics);
     let links = timing::stage("link", || {
         link::link(&model, &settings.profile.default_namespace)
     });
@@ -191,7 +195,14 @@ fn finish_checks(loaded: Loaded<Decoded<Vec<Diagnostic>>>, settings: &Settings) 
             .collect(),
     };
     let checked = timing::stage("check cluster", || {
-        check::run(&model, &links, &settings.profile, object_findings, &options)
+        check::run(
+            &model,
+            &links,
+            &settings.profile,
+            diagnostics,
+            object_findings,
+            &options,
+        )
     });
     let mut summary = Summary {
         files: loaded.sources.len(),

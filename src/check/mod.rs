@@ -124,14 +124,15 @@ pub fn check_object(
     sink.into_diagnostics()
 }
 
-/// Finishes the checks over the linked model: `object_findings` are the results of
-/// [`check_object`], aligned with `model.objects`; the cross-object rules run here, then
-/// severities, suppressions and ordering are settled.
+/// Finishes the checks over the linked model: `diagnostics` are the findings of loading and
+/// decoding, `object_findings` those of [`check_object`] with indices into `model.objects`;
+/// the cross-object rules run here, then severities, suppressions and ordering are settled.
 pub fn run(
     model: &Model,
     links: &Links,
     profile: &Profile,
-    object_findings: Vec<Vec<Diagnostic>>,
+    diagnostics: Vec<Diagnostic>,
+    object_findings: Vec<(usize, Diagnostic)>,
     options: &RunOptions,
 ) -> Checked {
     let ctx = Context { profile };
@@ -140,18 +141,10 @@ pub fn run(
             .selection
             .is_none_or(|s| s.matches(&model.objects[i].meta.labels))
     };
-    let mut all: Vec<(Option<usize>, Diagnostic)> = model
-        .diagnostics
-        .iter()
-        .cloned()
-        .map(|d| (None, d))
-        .collect();
-    all.extend(
-        object_findings
-            .into_iter()
-            .enumerate()
-            .flat_map(|(i, found)| found.into_iter().map(move |d| (Some(i), d))),
-    );
+    let mut all: Vec<(Option<usize>, Diagnostic)> =
+        Vec::with_capacity(diagnostics.len() + object_findings.len());
+    all.extend(diagnostics.into_iter().map(|d| (None, d)));
+    all.extend(object_findings.into_iter().map(|(i, d)| (Some(i), d)));
     all.extend(
         cluster::check(&ctx, model, links)
             .items
@@ -159,7 +152,7 @@ pub fn run(
             .filter(|(i, _)| selected(*i))
             .map(|(i, d)| (Some(i), d)),
     );
-    let all = apply_levels(all, &options.levels);
+    all.retain_mut(|(_, d)| settle_level(d, &options.levels));
     let (mut diagnostics, suppressed) = suppress::apply(
         all,
         model,
@@ -167,39 +160,25 @@ pub fn run(
         &selected,
         options.selection.is_some(),
     );
-    diagnostics = settle_order(
-        apply_levels(
-            diagnostics.into_iter().map(|d| (None, d)).collect(),
-            &options.levels,
-        )
-        .into_iter()
-        .map(|(_, d)| d)
-        .collect(),
-    );
+    // Again, for the findings about suppressions themselves.
+    diagnostics.retain_mut(|d| settle_level(d, &options.levels));
     Checked {
-        diagnostics,
+        diagnostics: settle_order(diagnostics),
         suppressed,
     }
 }
 
-/// Applies severities (catalogue default, then configuration) and drops rules turned off.
-fn apply_levels(
-    diagnostics: Vec<(Option<usize>, Diagnostic)>,
-    levels: &BTreeMap<String, Level>,
-) -> Vec<(Option<usize>, Diagnostic)> {
-    diagnostics
-        .into_iter()
-        .filter_map(|(i, mut d)| {
-            // Every emitted id is in the catalogue: `tests/catalogue.rs` enforces it.
-            let default = registry::lookup(d.rule).map(|r| r.severity);
-            match levels.get(d.rule).copied() {
-                Some(Level::Off) => return None,
-                Some(Level::On(s)) => d.severity = s,
-                None => d.severity = default.unwrap_or(d.severity),
-            }
-            Some((i, d))
-        })
-        .collect()
+/// Sets a finding's severity (catalogue default, then configuration); false when its rule is
+/// turned off.
+fn settle_level(d: &mut Diagnostic, levels: &BTreeMap<String, Level>) -> bool {
+    // Every emitted id is in the catalogue: `tests/catalogue.rs` enforces it.
+    let default = registry::lookup(d.rule).map(|r| r.severity);
+    match levels.get(d.rule).copied() {
+        Some(Level::Off) => return false,
+        Some(Level::On(s)) => d.severity = s,
+        None => d.severity = default.unwrap_or(d.severity),
+    }
+    true
 }
 
 /// Sorts by file and position and removes exact duplicates.

@@ -79,7 +79,7 @@ pub fn apply(
         })
         .collect();
     let mut used: HashMap<(Option<usize>, Span, String), bool> = HashMap::new();
-    let mut kept = Vec::new();
+    let mut kept = Vec::with_capacity(diagnostics.len());
     let mut suppressed = 0;
     for (i, d) in diagnostics {
         let by_object = i

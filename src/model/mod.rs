@@ -50,7 +50,7 @@ pub struct Meta {
 pub enum Body {
     Service(Box<service::Service>),
     Endpoints(endpoints::Endpoints),
-    EndpointSlice(endpoints::EndpointSlice),
+    EndpointSlice(Box<endpoints::EndpointSlice>),
     Workload(Box<workload::Workload>),
     Namespace,
     /// A kind svcc does not model (ConfigMap, CRDs, …).
@@ -64,7 +64,9 @@ pub struct Object {
     pub kind: Spanned<String>,
     /// The modelled kind, when svcc knows it.
     pub known: Option<KindId>,
-    pub meta: Meta,
+    /// Boxed: a large input of small objects (a million ConfigMaps) keeps `objects` compact
+    /// while it is assembled.
+    pub meta: Box<Meta>,
     pub body: Body,
 }
 
@@ -118,67 +120,79 @@ pub struct Model {
     pub documents: usize,
 }
 
-/// One document (or one run of a list's items) decoded: its objects, each with what the
-/// caller's `inspect` made of it while its tree was alive, and the findings of decoding.
-#[derive(Debug)]
-pub struct Decoded<X> {
-    pub objects: Vec<(Object, X)>,
+/// Documents decoded (all those of one piece of a file): their objects, the findings the
+/// caller's `inspect` made about each while its tree was alive (sparse: most objects have
+/// none), and the findings of decoding.
+#[derive(Debug, Default)]
+pub struct Decoded {
+    pub objects: Vec<Object>,
+    /// (index into `objects`, finding).
+    pub findings: Vec<(usize, Diagnostic)>,
     pub diagnostics: Vec<Diagnostic>,
 }
 
+impl Decoded {
+    /// Gives back spare capacity (a piece's vectors grow by doubling).
+    pub fn shrink_to_fit(&mut self) {
+        self.objects.shrink_to_fit();
+        self.findings.shrink_to_fit();
+        self.diagnostics.shrink_to_fit();
+    }
+}
+
 impl Model {
-    /// Joins decoded parts, in order, into a model; the inspections come back aligned with
-    /// `model.objects`.
-    pub fn assemble<X>(parts: Vec<Decoded<X>>, documents: usize) -> (Model, Vec<X>) {
+    /// Joins decoded parts, in order, into a model. The inspections' findings come back with
+    /// indices into `model.objects`. Each part is freed as soon as it is moved.
+    pub fn assemble(parts: Vec<Decoded>, documents: usize) -> (Model, Vec<(usize, Diagnostic)>) {
         let total = parts.iter().map(|p| p.objects.len()).sum();
         let mut model = Model {
             documents,
             objects: Vec::with_capacity(total),
             ..Model::default()
         };
-        let mut inspections = Vec::with_capacity(total);
-        for part in parts {
-            model.diagnostics.extend(part.diagnostics);
-            for (object, x) in part.objects {
-                model.objects.push(object);
-                inspections.push(x);
-            }
+        let mut findings = Vec::with_capacity(parts.iter().map(|p| p.findings.len()).sum());
+        model
+            .diagnostics
+            .reserve_exact(parts.iter().map(|p| p.diagnostics.len()).sum());
+        for mut part in parts {
+            let base = model.objects.len();
+            model.diagnostics.append(&mut part.diagnostics);
+            model.objects.append(&mut part.objects);
+            findings.extend(part.findings.into_iter().map(|(i, d)| (base + i, d)));
         }
-        (model, inspections)
+        (model, findings)
     }
 }
 
 /// Decodes documents whose trees are not needed afterwards (tests, tools).
 pub fn decode(documents: Vec<Document>, kubernetes_minor: u32) -> Model {
     let count = documents.len();
-    let parts: Vec<Decoded<()>> = documents
-        .into_iter()
-        .map(|d| decode_document(d.root, kubernetes_minor, &|_, _| ()))
-        .collect();
-    Model::assemble(parts, count).0
+    let mut decoded = Decoded::default();
+    for d in documents {
+        decode_document(d.root, kubernetes_minor, &|_, _| Vec::new(), &mut decoded);
+    }
+    Model::assemble(vec![decoded], count).0
 }
 
-/// Decodes one document into objects, expanding `List` kinds. `inspect` sees every object with
-/// its tree; the tree is dropped afterwards.
-pub fn decode_document<X>(
+/// Decodes one document into objects, expanding `List` kinds, and appends them to `out`.
+/// `inspect` sees every object with its tree and returns its findings; the tree is dropped
+/// afterwards.
+pub fn decode_document(
     root: Node,
     minor: u32,
-    inspect: &impl Fn(&Object, &Node) -> X,
-) -> Decoded<X> {
-    let mut out = Decoded {
-        objects: Vec::new(),
-        diagnostics: Vec::new(),
-    };
+    inspect: &impl Fn(&Object, &Node) -> Vec<Diagnostic>,
+    out: &mut Decoded,
+) {
     let mut root = root;
     let Some((api_version, kind)) = type_meta(&root, &mut out.diagnostics) else {
-        return out;
+        return;
     };
     let is_list = kind.value == "List"
         || (kind.value.ends_with("List")
             && matches!(root.get("items"), Some(n) if matches!(n.value, Value::Seq(_))));
     if !is_list {
-        push_object(root, api_version, kind, minor, inspect, &mut out);
-        return out;
+        push_object(root, api_version, kind, minor, inspect, out);
+        return;
     }
     let items = match &mut root.value {
         Value::Map(entries) => entries
@@ -191,8 +205,7 @@ pub fn decode_document<X>(
             .unwrap_or_default(),
         _ => Vec::new(),
     };
-    decode_items(&api_version, &kind, items, minor, inspect, &mut out);
-    out
+    decode_items(&api_version, &kind, items, minor, inspect, out);
 }
 
 /// Whether the items of `list` (a document whose `items` are not in the tree, and known to be
@@ -202,31 +215,27 @@ pub fn is_list(list: &Node) -> bool {
     type_meta(list, &mut ignored).is_some_and(|(_, kind)| kind.value.ends_with("List"))
 }
 
-/// Decodes a run of the items of `list` (see [`is_list`]).
-pub fn decode_list_items<X>(
+/// Decodes a run of the items of `list` (see [`is_list`]) and appends them to `out`.
+pub fn decode_list_items(
     list: &Node,
     items: Vec<Node>,
     minor: u32,
-    inspect: &impl Fn(&Object, &Node) -> X,
-) -> Decoded<X> {
-    let mut out = Decoded {
-        objects: Vec::new(),
-        diagnostics: Vec::new(),
-    };
+    inspect: &impl Fn(&Object, &Node) -> Vec<Diagnostic>,
+    out: &mut Decoded,
+) {
     let mut ignored = Vec::new();
     if let Some((api_version, kind)) = type_meta(list, &mut ignored) {
-        decode_items(&api_version, &kind, items, minor, inspect, &mut out);
+        decode_items(&api_version, &kind, items, minor, inspect, out);
     }
-    out
 }
 
-fn decode_items<X>(
+fn decode_items(
     api_version: &Spanned<String>,
     kind: &Spanned<String>,
     items: Vec<Node>,
     minor: u32,
-    inspect: &impl Fn(&Object, &Node) -> X,
-    out: &mut Decoded<X>,
+    inspect: &impl Fn(&Object, &Node) -> Vec<Diagnostic>,
+    out: &mut Decoded,
 ) {
     // Items of a typed list (`ServiceList`) may omit their type meta, as the API returns them.
     let item_kind = kind.value.strip_suffix("List").unwrap_or("");
@@ -245,13 +254,13 @@ fn decode_items<X>(
     }
 }
 
-fn push_object<X>(
+fn push_object(
     root: Node,
     api_version: Spanned<String>,
     kind: Spanned<String>,
     minor: u32,
-    inspect: &impl Fn(&Object, &Node) -> X,
-    out: &mut Decoded<X>,
+    inspect: &impl Fn(&Object, &Node) -> Vec<Diagnostic>,
+    out: &mut Decoded,
 ) {
     let meta = decode_meta(&root);
     let known = match kinds::resolve(&api_version.value, &kind.value, minor) {
@@ -293,7 +302,9 @@ fn push_object<X>(
     let body = match known {
         Some(KindId::Service) => Body::Service(Box::new(service::decode(&root))),
         Some(KindId::Endpoints) => Body::Endpoints(endpoints::decode_endpoints(&root)),
-        Some(KindId::EndpointSlice) => Body::EndpointSlice(endpoints::decode_slice(&root)),
+        Some(KindId::EndpointSlice) => {
+            Body::EndpointSlice(Box::new(endpoints::decode_slice(&root)))
+        }
         Some(KindId::Namespace) => Body::Namespace,
         Some(id) => match workload::decode(id, &root, &meta) {
             Some(w) => Body::Workload(Box::new(w)),
@@ -306,11 +317,13 @@ fn push_object<X>(
         api_version,
         kind,
         known,
-        meta,
+        meta: Box::new(meta),
         body,
     };
-    let inspection = inspect(&object, &root);
-    out.objects.push((object, inspection));
+    let index = out.objects.len();
+    out.findings
+        .extend(inspect(&object, &root).into_iter().map(|d| (index, d)));
+    out.objects.push(object);
 }
 
 /// `apiVersion` and `kind`, or a diagnostic saying what is missing.
@@ -334,22 +347,31 @@ fn type_meta(root: &Node, out: &mut Vec<Diagnostic>) -> Option<(Spanned<String>,
     match (api_version, kind) {
         (Some(a), Some(k)) => Some((a, k)),
         (a, k) => {
-            let missing = match (&a, &k) {
-                (None, None) => "`apiVersion` and `kind`",
-                (None, _) => "`apiVersion`",
-                _ => "`kind`",
+            // Fixed texts: a stream of a million such documents costs no formatting.
+            let (missing, message, label) = match (&a, &k) {
+                (None, None) => (
+                    "`apiVersion` and `kind`",
+                    "object has no `apiVersion` and `kind`",
+                    "`apiVersion` and `kind` missing in this object",
+                ),
+                (None, _) => (
+                    "`apiVersion`",
+                    "object has no `apiVersion`",
+                    "`apiVersion` missing in this object",
+                ),
+                _ => (
+                    "`kind`",
+                    "object has no `kind`",
+                    "`kind` missing in this object",
+                ),
             };
             let at = Span::new(
                 root.span.file,
                 root.span.start as usize,
                 root.span.start as usize,
             );
-            let mut d = Diagnostic::new(
-                "missing-type-meta",
-                at,
-                format!("object has no {missing}"),
-            )
-            .label(format!("{missing} missing in this object"))
+            let mut d = Diagnostic::new("missing-type-meta", at, message)
+                .label(label)
             .help("every Kubernetes object names its `apiVersion` and `kind`, e.g. `apiVersion: v1` and `kind: Service`");
             if let Some(n) = str_at(root, "metadata")
                 .or_else(|| map_at(root, "metadata").and_then(|m| str_at(m, "name")))

@@ -14,7 +14,7 @@ pub fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
             Severity::Warning => "warning",
             Severity::Info => "notice",
         };
-        let mut message = d.message.clone();
+        let mut message = d.message.to_string();
         if let Some(path) = &d.path {
             message.push_str(&format!(" ({path})"));
         }

@@ -30,13 +30,28 @@ const MAX_SPAN_LINES: usize = 6;
 
 pub fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     let handler = handler(report.color);
-    for d in report.diagnostics {
+    for d in report.diagnostics.iter().take(MAX_DRAWN) {
         let text = render(&handler, report, d)?;
         out.write_all(text.as_bytes())?;
         writeln!(out)?;
     }
+    if let Some(more) = report
+        .diagnostics
+        .len()
+        .checked_sub(MAX_DRAWN)
+        .filter(|&n| n > 0)
+    {
+        writeln!(
+            out,
+            "… and {more} more findings, not drawn here (`--format short` lists every one)\n"
+        )?;
+    }
     writeln!(out, "{}", summary_line(report))
 }
+
+/// Findings drawn in full: past this, a run is not read by a person (a hostile stream of a
+/// million documents would take minutes to draw); the summary still counts every finding.
+pub const MAX_DRAWN: usize = 1_000;
 
 fn handler(color: bool) -> GraphicalReportHandler {
     let theme = if color {
@@ -57,7 +72,7 @@ fn handler(color: bool) -> GraphicalReportHandler {
 fn render(handler: &GraphicalReportHandler, report: &Report, d: &Diagnostic) -> io::Result<String> {
     let file = report.sources.get(d.span.file);
     let mut labels = vec![LabeledSpan::new_primary_with_span(
-        Some(d.label.clone().unwrap_or_else(|| d.message.clone())),
+        Some(d.label.as_deref().unwrap_or(&d.message).to_owned()),
         display_span(file, d.span),
     )];
     let mut notes = Vec::new();
@@ -176,16 +191,24 @@ impl SourceCode for FileSource {
         context_lines_after: usize,
     ) -> Result<Box<dyn SpanContents<'a> + 'a>, MietteError> {
         let text: &'a str = self.padded.as_deref().unwrap_or(&self.file.text);
-        let inner = text.read_span(span, context_lines_before, context_lines_after)?;
         let offset = u32::try_from(span.offset()).unwrap_or(u32::MAX);
-        let (_, column) = self.file.line_col(offset);
+        let (line, column) = self.file.line_col(offset);
+        // miette finds lines by scanning from the start of the text it is given: hand it the
+        // text from the first context line on, so a file with many findings is not scanned
+        // once per finding.
+        let first_line = line.saturating_sub(1 + context_lines_before);
+        let base = self.file.line_start(first_line).min(span.offset());
+        let rest = text.get(base..).unwrap_or("");
+        let relative = SourceSpan::new((span.offset() - base).into(), span.len());
+        let inner = rest.read_span(&relative, context_lines_before, context_lines_after)?;
+        let data_span = SourceSpan::new((inner.span().offset() + base).into(), inner.span().len());
         Ok(Box::new(MietteSpanContents::new_named(
             self.file.name.clone(),
             inner.data(),
-            *inner.span(),
-            inner.line(),
+            data_span,
+            inner.line() + first_line,
             column - 1,
-            inner.line_count(),
+            inner.line_count() + first_line,
         )))
     }
 }

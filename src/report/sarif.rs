@@ -157,7 +157,7 @@ fn result(
     artifacts: &Artifacts,
     seen: &mut HashMap<u64, usize>,
 ) -> Value {
-    let mut text = d.message.clone();
+    let mut text = d.message.to_string();
     if let Some(path) = &d.path {
         text.push_str(&format!(" (at {path})"));
     }

@@ -41,10 +41,10 @@ pub enum InputError {
 
 /// Everything the source stage produced.
 #[derive(Debug)]
-pub struct Loaded<T = Document> {
+pub struct Loaded<T = Vec<Document>> {
     pub sources: SourceMap,
-    /// What the sink made of each document, in input order.
-    pub documents: Vec<T>,
+    /// What the sink made of each piece of each file, in input order.
+    pub pieces: Vec<T>,
     /// Non-empty documents seen.
     pub count: usize,
     pub diagnostics: Vec<Diagnostic>,
@@ -55,7 +55,7 @@ impl<T> Default for Loaded<T> {
     fn default() -> Self {
         Loaded {
             sources: SourceMap::default(),
-            documents: Vec::new(),
+            pieces: Vec::new(),
             count: 0,
             diagnostics: Vec::new(),
             errors: Vec::new(),
@@ -189,14 +189,18 @@ pub fn load_each<S: Documents>(
             Ok((name, path, bytes)) => texts.push((name, path, bytes)),
         }
     }
-    let parsed: Vec<(SourceFile, Option<Diagnostic>, yaml::Parsed<S::Out>)> = texts
+    let parsed: Vec<(SourceFile, Option<Diagnostic>, yaml::Consumed<S::Out>)> = texts
         .into_par_iter()
         .enumerate()
         .map(|(i, (name, path, bytes))| {
             let file = FileId(i as u32);
             let (text, encoding_problem) = decode_text(file, bytes);
             let parsed = if encoding_problem.is_some() {
-                yaml::Parsed::default()
+                yaml::Consumed {
+                    pieces: Vec::new(),
+                    count: 0,
+                    diagnostics: Vec::new(),
+                }
             } else {
                 yaml::parse_each(file, &text, limits, sink)
             };
@@ -209,7 +213,7 @@ pub fn load_each<S: Documents>(
         loaded.diagnostics.extend(encoding_problem);
         loaded.diagnostics.extend(parsed.diagnostics);
         loaded.count += parsed.count;
-        loaded.documents.extend(parsed.documents);
+        loaded.pieces.extend(parsed.pieces);
     }
     loaded
 }

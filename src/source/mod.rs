@@ -93,6 +93,13 @@ impl SourceFile {
         })
     }
 
+    /// Byte offset where a line starts (0-based line number; the end of the text past the last).
+    pub fn line_start(&self, line: usize) -> usize {
+        self.line_starts()
+            .get(line)
+            .map_or(self.text.len(), |&s| s as usize)
+    }
+
     /// 1-based line and column (in characters) of a byte offset.
     pub fn line_col(&self, offset: u32) -> (usize, usize) {
         let offset = offset.min(saturate(self.text.len()));

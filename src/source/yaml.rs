@@ -39,34 +39,34 @@ pub struct Document {
     pub root: Node,
 }
 
-/// What [`parse_each`] produced: one output per non-empty document (or per run of items of a
-/// large list, see [`Documents::list_items`]), in file order.
-#[derive(Debug)]
-pub struct Parsed<T = Document> {
-    pub documents: Vec<T>,
+/// Documents of a file, with the findings of parsing it.
+#[derive(Debug, Default)]
+pub struct Parsed {
+    pub documents: Vec<Document>,
     /// Non-empty documents seen.
     pub count: usize,
     pub diagnostics: Vec<Diagnostic>,
 }
 
-impl<T> Default for Parsed<T> {
-    fn default() -> Self {
-        Parsed {
-            documents: Vec::new(),
-            count: 0,
-            diagnostics: Vec::new(),
-        }
-    }
+/// What [`parse_each`] produced: the sink's output for each piece of the file, in file order.
+#[derive(Debug)]
+pub struct Consumed<O> {
+    pub pieces: Vec<O>,
+    /// Non-empty documents seen.
+    pub count: usize,
+    pub diagnostics: Vec<Diagnostic>,
 }
 
 /// What the loader does with each document, on the worker thread that parsed it. Consuming
 /// documents where they are parsed (decoding and checking them, then dropping the tree) means
 /// the trees of a large input are never all alive at once.
 pub trait Documents: Sync {
-    type Out: Send;
+    /// What one piece of a file gives: the results of its documents, collected in order (one
+    /// collection per piece keeps a million tiny documents from costing a million vectors).
+    type Out: Send + Default;
 
     /// Consumes one non-empty document.
-    fn document(&self, doc: Document) -> Self::Out;
+    fn document(&self, doc: Document, out: &mut Self::Out);
 
     /// Whether the items of a large list parsed in pieces go to [`Documents::list_items`] run
     /// by run (`list` is the document with `items: null`) rather than as one document. The
@@ -75,19 +75,21 @@ pub trait Documents: Sync {
         false
     }
 
+    /// Called once a piece's documents are all consumed (to give back spare capacity, say).
+    fn finish_piece(&self, _out: &mut Self::Out) {}
+
     /// Consumes items `first..first + items.len()` of `list`, in the worker that parsed them.
     /// The default hands the run over as a document holding the sequence of items.
-    fn list_items(&self, list: &Node, first: usize, items: Vec<Node>) -> Self::Out {
-        let _ = (list, first);
+    fn list_items(&self, list: &Node, first: usize, items: Vec<Node>, out: &mut Self::Out) {
+        let _ = first;
         let span = match (items.first(), items.last()) {
             (Some(a), Some(b)) => {
                 Span::new(a.span.file, a.span.start as usize, b.span.end as usize)
             }
             _ => list.span,
         };
-        self.document(Document {
-            root: Node::new(span, Value::Seq(items)),
-        })
+        let root = Node::new(span, Value::Seq(items));
+        self.document(Document { root }, out);
     }
 }
 
@@ -95,16 +97,24 @@ pub trait Documents: Sync {
 pub struct KeepTrees;
 
 impl Documents for KeepTrees {
-    type Out = Document;
+    type Out = Vec<Document>;
 
-    fn document(&self, doc: Document) -> Document {
-        doc
+    fn document(&self, doc: Document, out: &mut Vec<Document>) {
+        out.push(doc);
     }
 }
 
-/// Parses a whole file and keeps every tree. See [`parse_each`].
+/// Parses a whole file and keeps every tree; past [`Limits::max_documents`], documents are
+/// dropped. See [`parse_each`].
 pub fn parse(file: FileId, text: &str, limits: &Limits) -> Parsed {
-    parse_each(file, text, limits, &KeepTrees)
+    let consumed = parse_each(file, text, limits, &KeepTrees);
+    let mut documents: Vec<Document> = consumed.pieces.into_iter().flatten().collect();
+    documents.truncate(limits.max_documents);
+    Parsed {
+        documents,
+        count: consumed.count.min(limits.max_documents),
+        diagnostics: consumed.diagnostics,
+    }
 }
 
 /// Parses a whole file and hands each document to `sink` as soon as its piece of the file is
@@ -119,7 +129,7 @@ pub fn parse_each<S: Documents>(
     text: &str,
     limits: &Limits,
     sink: &S,
-) -> Parsed<S::Out> {
+) -> Consumed<S::Out> {
     let starts = if text.len() > PARALLEL_THRESHOLD {
         chunk_starts(text)
     } else {
@@ -127,14 +137,21 @@ pub fn parse_each<S: Documents>(
     };
     if starts.len() == 1 {
         if text.len() > PARALLEL_THRESHOLD {
-            if let Some(parsed) = parse_list_in_pieces(file, text, limits, sink) {
-                return parsed;
+            if let Some(consumed) = parse_list_in_pieces(file, text, limits, sink) {
+                return consumed;
             }
         }
         let (parsed, seen) = parse_chunk(file, text, 0, limits);
-        let mut parsed = consume(parsed, sink);
-        check_document_count(file, text, &mut parsed, seen, limits);
-        return parsed;
+        let mut consumed = Consumed {
+            count: parsed.count,
+            diagnostics: Vec::new(),
+            pieces: Vec::new(),
+        };
+        let (out, diagnostics) = consume(parsed, sink);
+        consumed.pieces.push(out);
+        consumed.diagnostics = diagnostics;
+        check_document_count(file, text, &mut consumed, seen, limits);
+        return consumed;
     }
     let ranges: Vec<(usize, usize)> = starts
         .iter()
@@ -142,36 +159,39 @@ pub fn parse_each<S: Documents>(
         .map(|(&a, &b)| (a, b))
         .collect();
     use rayon::prelude::*;
-    let pieces: Vec<(Parsed<S::Out>, usize)> = ranges
+    let pieces: Vec<(S::Out, Vec<Diagnostic>, usize, usize)> = ranges
         .par_iter()
         .map(|&(a, b)| {
             let (parsed, seen) = parse_chunk(file, &text[a..b], a, limits);
-            (consume(parsed, sink), seen)
+            let count = parsed.count;
+            let (out, diagnostics) = consume(parsed, sink);
+            (out, diagnostics, count, seen)
         })
         .collect();
-    let mut parsed = Parsed::default();
+    let mut consumed = Consumed {
+        pieces: Vec::with_capacity(pieces.len()),
+        count: 0,
+        diagnostics: Vec::new(),
+    };
     let mut seen = 0;
-    for (piece, piece_seen) in pieces {
-        parsed.documents.extend(piece.documents);
-        parsed.count += piece.count;
-        parsed.diagnostics.extend(piece.diagnostics);
+    for (out, diagnostics, count, piece_seen) in pieces {
+        consumed.pieces.push(out);
+        consumed.count += count;
+        consumed.diagnostics.extend(diagnostics);
         seen += piece_seen;
     }
-    check_document_count(file, text, &mut parsed, seen, limits);
-    parsed
+    check_document_count(file, text, &mut consumed, seen, limits);
+    consumed
 }
 
 /// Hands a piece's documents to the sink, one at a time, so each tree is dropped in turn.
-fn consume<S: Documents>(parsed: Parsed, sink: &S) -> Parsed<S::Out> {
-    Parsed {
-        count: parsed.count,
-        documents: parsed
-            .documents
-            .into_iter()
-            .map(|d| sink.document(d))
-            .collect(),
-        diagnostics: parsed.diagnostics,
+fn consume<S: Documents>(parsed: Parsed, sink: &S) -> (S::Out, Vec<Diagnostic>) {
+    let mut out = S::Out::default();
+    for doc in parsed.documents {
+        sink.document(doc, &mut out);
     }
+    sink.finish_piece(&mut out);
+    (out, parsed.diagnostics)
 }
 
 /// Files larger than this are parsed in pieces, in parallel.
@@ -221,7 +241,7 @@ fn parse_list_in_pieces<S: Documents>(
     text: &str,
     limits: &Limits,
     sink: &S,
-) -> Option<Parsed<S::Out>> {
+) -> Option<Consumed<S::Out>> {
     let layout = list_layout(text)?;
     let part = |(a, b): (usize, usize)| parse_chunk(file, &text[a..b], a, limits);
     let (mut head, head_seen) = part(layout.head);
@@ -279,7 +299,7 @@ fn parse_list_in_pieces<S: Documents>(
         }
     };
     use rayon::prelude::*;
-    let documents = if sink.splits_list(&doc.root) {
+    let pieces = if sink.splits_list(&doc.root) {
         // Each run goes to the sink where it was parsed. A run whose item count differs from
         // the item starts counted in its text is unusual: everything is parsed as a whole
         // (the sink's outputs are plain values, so the ones made are simply dropped).
@@ -289,7 +309,12 @@ fn parse_list_in_pieces<S: Documents>(
             .par_iter()
             .map(|run| {
                 let items = run_items(run.range)?;
-                (items.len() == run.items).then(|| sink.list_items(list, run.first, items))
+                (items.len() == run.items).then(|| {
+                    let mut out = S::Out::default();
+                    sink.list_items(list, run.first, items, &mut out);
+                    sink.finish_piece(&mut out);
+                    out
+                })
             })
             .collect();
         outs.into_iter().collect::<Option<Vec<_>>>()?
@@ -311,10 +336,12 @@ fn parse_list_in_pieces<S: Documents>(
         };
         let slot = entries.iter_mut().find(|e| e.key == "items")?;
         slot.value = Node::new(Span::new(file, start, end), Value::Seq(items));
-        vec![sink.document(doc)]
+        let mut out = S::Out::default();
+        sink.document(doc, &mut out);
+        vec![out]
     };
-    Some(Parsed {
-        documents,
+    Some(Consumed {
+        pieces,
         count: 1,
         diagnostics: Vec::new(),
     })
@@ -407,19 +434,18 @@ fn find_marker(bytes: &[u8], from: usize) -> Option<usize> {
     None
 }
 
-/// `seen` counts every document of the file, empty ones too.
+/// `seen` counts every document of the file, empty ones too. Each piece stops at the limit; a
+/// file over it is refused with an error (its documents are still checked).
 fn check_document_count<T>(
     file: FileId,
     text: &str,
-    parsed: &mut Parsed<T>,
+    consumed: &mut Consumed<T>,
     seen: usize,
     limits: &Limits,
 ) {
     if seen > limits.max_documents {
-        parsed.documents.truncate(limits.max_documents);
-        parsed.count = parsed.count.min(limits.max_documents);
         let at = Span::new(file, text.len(), text.len());
-        parsed.diagnostics.push(
+        consumed.diagnostics.push(
             Diagnostic::new(
                 "input-limit",
                 at,
@@ -1272,16 +1298,17 @@ mod tests {
         let pieces = parse_list_in_pieces(FileId(0), &list, &Limits::default(), &KeepTrees)
             .expect("parsed in pieces");
         let reference = whole(&list);
-        assert_eq!(pieces.documents.len(), 1);
+        let documents: Vec<Document> = pieces.pieces.into_iter().flatten().collect();
+        assert_eq!(documents.len(), 1);
         // Compared without `assert_eq!`, whose message would print both trees.
-        assert!(pieces.documents[0].root == reference.documents[0].root);
+        assert!(documents[0].root == reference.documents[0].root);
         assert!(parse_str(&list).documents[0].root == reference.documents[0].root);
         // A sink that splits lists gets every item once, in order, with its index.
         let runs = parse_list_in_pieces(FileId(0), &list, &Limits::default(), &ItemRuns)
             .expect("parsed in pieces");
-        assert!(runs.documents.len() > 1);
+        assert!(runs.pieces.len() > 1);
         let mut next = 0;
-        for (first, names) in &runs.documents {
+        for (first, names) in runs.pieces.iter().flatten() {
             assert_eq!(*first, next);
             for (k, name) in names.iter().enumerate() {
                 assert_eq!(name, &format!("s{}", first + k));
@@ -1314,17 +1341,17 @@ mod tests {
     struct ItemRuns;
 
     impl Documents for ItemRuns {
-        type Out = (usize, Vec<String>);
+        type Out = Vec<(usize, Vec<String>)>;
 
-        fn document(&self, _doc: Document) -> Self::Out {
-            (usize::MAX, Vec::new())
+        fn document(&self, _doc: Document, out: &mut Self::Out) {
+            out.push((usize::MAX, Vec::new()));
         }
 
         fn splits_list(&self, list: &Node) -> bool {
             list.get("kind").and_then(Node::as_str) == Some("List")
         }
 
-        fn list_items(&self, _list: &Node, first: usize, items: Vec<Node>) -> Self::Out {
+        fn list_items(&self, _list: &Node, first: usize, items: Vec<Node>, out: &mut Self::Out) {
             let names = items
                 .iter()
                 .map(|i| {
@@ -1332,7 +1359,7 @@ mod tests {
                     name.and_then(Node::as_str).unwrap_or("").to_owned()
                 })
                 .collect();
-            (first, names)
+            out.push((first, names));
         }
     }
 
