@@ -107,6 +107,39 @@ fn unchanged_input_makes_no_nft_call_at_all() {
         stderr(&o)
     );
     assert_eq!(node.calls().len(), 2, "no call when nothing changed");
+    // The same input is recognised without compiling it.
+    assert!(
+        stderr(&o).contains("no change (input as last applied"),
+        "{}",
+        stderr(&o)
+    );
+    // A zone file changed behind svcc's back is rewritten (the ruleset is unchanged).
+    std::fs::write(node.path("zones/db.cluster.local"), "edited\n").unwrap();
+    let o = node.apply(&[], &[]);
+    assert!(
+        stderr(&o).contains("svcc apply: applied 1 zone file(s)"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(node.zone().contains("SOA"), "{}", node.zone());
+    assert_eq!(node.calls().len(), 2);
+    // An edit of the input that leaves the output as it was compiles, and changes nothing.
+    let edited = format!("# a comment\n{SERVICE}");
+    std::fs::write(node.path("in.yaml"), edited).unwrap();
+    let o = node.apply(&[], &[]);
+    assert!(
+        stderr(&o).contains("svcc apply: no change (1 services"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(node.calls().len(), 2);
+    // Other options are another input.
+    let o = node.apply(&["--ttl", "7"], &[]);
+    assert!(
+        stderr(&o).contains("applied 1 zone file(s)"),
+        "{}",
+        stderr(&o)
+    );
     // --force applies anyway.
     node.apply(&["--force"], &[]);
     assert_eq!(node.calls().len(), 4);

@@ -22,7 +22,11 @@ fn release_binary() -> &'static Path {
     BIN.get_or_init(|| {
         if let Some(bin) = std::env::var_os("SVCC_RELEASE_BIN") {
             let bin = PathBuf::from(bin);
-            assert!(bin.is_file(), "SVCC_RELEASE_BIN={} is not a file", bin.display());
+            assert!(
+                bin.is_file(),
+                "SVCC_RELEASE_BIN={} is not a file",
+                bin.display()
+            );
             return bin;
         }
         let root = env!("CARGO_MANIFEST_DIR");
@@ -79,7 +83,11 @@ fn run(dir: &Path, args: &[&str], file: &Path) -> Run {
         if start.elapsed() > DEADLINE * 2 {
             let _ = child.kill();
             let _ = child.wait();
-            panic!("svcc {args:?} {} ran over {:?}", file.display(), DEADLINE * 2);
+            panic!(
+                "svcc {args:?} {} ran over {:?}",
+                file.display(),
+                DEADLINE * 2
+            );
         }
         std::thread::sleep(Duration::from_millis(2));
     };
@@ -166,7 +174,11 @@ fn a_million_documents_that_are_not_objects() {
     let r = run(dir.path(), &["check"], &file);
     assert_bounded("1,000,000 non-objects (human)", &r);
     assert_eq!(r.code, Some(1));
-    assert!(r.stdout.contains("and 999000 more findings"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("and 999000 more findings"),
+        "{}",
+        r.stdout
+    );
     assert!(r.stdout.contains("1000000 errors"), "{}", r.stdout);
 }
 

@@ -19,6 +19,7 @@ pub mod fsutil;
 pub mod iptables;
 pub mod runner;
 
+use crate::emit::hash::sha256;
 use runner::{RunError, Runner};
 use std::path::{Path, PathBuf};
 
@@ -35,6 +36,9 @@ pub struct Request {
     pub force: bool,
     /// The plan as JSON, kept in the state for `--dry-run` comparisons.
     pub plan_json: String,
+    /// Fingerprint of what the request was compiled from ([`unchanged`]); `None` when the input
+    /// cannot be fingerprinted (standard input).
+    pub input: Option<String>,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -63,6 +67,8 @@ pub enum ApplyError {
 
 const RULESET_FILE: &str = "ruleset";
 const PLAN_FILE: &str = "plan.json";
+/// The input's fingerprint, then one `sha256 path` line per zone file written.
+const INPUT_FILE: &str = "input";
 
 /// Holds the state directory's lock for the life of the value.
 pub struct Lock {
@@ -106,6 +112,7 @@ pub fn apply(req: &Request, runner: &mut dyn Runner) -> Result<Applied, ApplyErr
         })
         .collect();
     if !ruleset_changed && changed_zones.is_empty() {
+        save_input(&req.state_dir, req)?;
         return Ok(Applied::NoChange);
     }
     for (path, _) in &changed_zones {
@@ -132,6 +139,7 @@ pub fn apply(req: &Request, runner: &mut dyn Runner) -> Result<Applied, ApplyErr
         run_reload(cmd)?;
     }
     save_state(&req.state_dir, &req.ruleset, &req.plan_json)?;
+    save_input(&req.state_dir, req)?;
     Ok(Applied::Changed {
         ruleset: ruleset_changed,
         zones: changed_zones.len(),
@@ -148,10 +156,57 @@ fn save_state(state_dir: &Path, ruleset: &[u8], plan_json: &str) -> Result<(), A
     fsutil::write_atomic(&state_dir.join(RULESET_FILE), ruleset).map_err(state)
 }
 
+/// Records what the applied state was compiled from, and the zone files it wrote; without a
+/// fingerprint, forgets any earlier one.
+fn save_input(state_dir: &Path, req: &Request) -> Result<(), ApplyError> {
+    let state = |source| ApplyError::State {
+        path: state_dir.display().to_string(),
+        source,
+    };
+    let path = state_dir.join(INPUT_FILE);
+    let Some(fingerprint) = &req.input else {
+        return match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(state(e)),
+            _ => Ok(()),
+        };
+    };
+    let mut text = format!("{fingerprint}\n");
+    for (zone, content) in &req.zones {
+        text.push_str(&format!(
+            "{} {}\n",
+            hex(&sha256(content.as_bytes())),
+            zone.display()
+        ));
+    }
+    fsutil::write_atomic(&path, text.as_bytes()).map_err(state)
+}
+
+/// Whether the last apply was compiled from an input with this fingerprint, and every zone
+/// file it wrote is still as written: then compiling again would change nothing.
+pub fn unchanged(state_dir: &Path, fingerprint: &str) -> bool {
+    let Ok(text) = std::fs::read_to_string(state_dir.join(INPUT_FILE)) else {
+        return false;
+    };
+    let mut lines = text.lines();
+    if lines.next() != Some(fingerprint) || !state_dir.join(RULESET_FILE).is_file() {
+        return false;
+    }
+    lines.all(|line| {
+        line.split_once(' ').is_some_and(|(digest, zone)| {
+            std::fs::read(zone).is_ok_and(|bytes| hex(&sha256(&bytes)) == digest)
+        })
+    })
+}
+
+/// Lower-case hexadecimal.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// Removes svcc's tables (the runner applies `removal`) and forgets the state.
 pub fn remove(state_dir: &Path, removal: &[u8], runner: &mut dyn Runner) -> Result<(), ApplyError> {
     runner.apply(removal)?;
-    for f in [RULESET_FILE, PLAN_FILE] {
+    for f in [RULESET_FILE, PLAN_FILE, INPUT_FILE] {
         match std::fs::remove_file(state_dir.join(f)) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
                 return Err(ApplyError::State {
@@ -214,7 +269,33 @@ mod tests {
             reload_cmd: None,
             force: false,
             plan_json: "{}".to_owned(),
+            input: Some("fingerprint-1".to_owned()),
         }
+    }
+
+    #[test]
+    fn the_fingerprint_holds_only_while_the_zones_are_as_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let req = request(dir.path(), "ruleset A\n", "zone A\n");
+        std::fs::create_dir_all(dir.path().join("zones")).unwrap();
+        assert!(!unchanged(&req.state_dir, "fingerprint-1"));
+        let mut runner = FakeRunner::default();
+        apply(&req, &mut runner).unwrap();
+        assert!(unchanged(&req.state_dir, "fingerprint-1"));
+        assert!(!unchanged(&req.state_dir, "fingerprint-2"));
+        // A zone file changed behind svcc's back: the input must be compiled again.
+        std::fs::write(&req.zones[0].0, "edited\n").unwrap();
+        assert!(!unchanged(&req.state_dir, "fingerprint-1"));
+        // Applying again restores it and records the fingerprint again.
+        apply(&req, &mut runner).unwrap();
+        assert!(unchanged(&req.state_dir, "fingerprint-1"));
+        // A request without a fingerprint forgets the old one.
+        let stdin = Request {
+            input: None,
+            ..req.clone()
+        };
+        apply(&stdin, &mut runner).unwrap();
+        assert!(!unchanged(&req.state_dir, "fingerprint-1"));
     }
 
     #[test]
