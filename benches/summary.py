@@ -60,7 +60,8 @@ for op, layout in ops:
 print(table(["command", "Services", "endpoints", "input MB", "wall s", "peak RSS MB", "CPU s"], body))
 
 if load:
-    print("\n### YAML loading (read + parse, `examples/stages`, median)\n")
+    print("\n### YAML loading (read, parse, decode and per-object checks: the first stage of "
+          "`SVCC_TIMINGS=1 svcc check`, median)\n")
     print(table(["Services", "layout", "input MB", "load ms", "MB/s"],
                 [[f'{int(r["services"]):,}', r["layout"], r["input_mb"], r["load_ms"], r["mb_per_s"]] for r in load]))
 

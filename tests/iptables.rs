@@ -528,6 +528,7 @@ fn restore_accepts_every_real_corpus_file() {
     let settings = svcc::pipeline::Settings::default();
     let lower = svcc::plan::LowerOptions {
         node: Some("node-a".to_owned()),
+        ..Default::default()
     };
     let (mut compiled, mut checked) = (0, 0);
     let mut failures = Vec::new();

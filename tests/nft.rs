@@ -38,6 +38,7 @@ fn settings(service_cidrs: &[&str]) -> Settings {
 fn try_plan(paths: &[PathBuf], node: Option<&str>, service_cidrs: &[&str]) -> Option<Plan> {
     let options = LowerOptions {
         node: node.map(str::to_owned),
+        ..Default::default()
     };
     let compiled =
         pipeline::compile(paths, &settings(service_cidrs), &options).expect("schemas load");
@@ -48,6 +49,7 @@ fn plan(paths: &[&str], node: Option<&str>, service_cidrs: &[&str]) -> Plan {
     let paths: Vec<PathBuf> = paths.iter().map(PathBuf::from).collect();
     let options = LowerOptions {
         node: node.map(str::to_owned),
+        ..Default::default()
     };
     let compiled =
         pipeline::compile(&paths, &settings(service_cidrs), &options).expect("schemas load");
@@ -356,8 +358,10 @@ fn policies_and_missing_endpoints() {
     assert!(!itp.contains("add chain ip svcc local-"), "{itp}");
     let itp = out(&["corpus/compile/itp-local.yaml"], Some("node-1"));
     assert!(itp.contains("10.96.0.20 . udp . 53 : goto local-"), "{itp}");
+    // One local endpoint: picked with a plain `goto`.
     assert!(
-        itp.contains("numgen random mod 1 vmap { 0 : goto endpoint-"),
+        itp.lines()
+            .any(|l| l.starts_with("add rule ip svcc local-") && l.contains(" goto endpoint-")),
         "{itp}"
     );
 
@@ -766,4 +770,62 @@ fn cli_writes_nothing_when_check_fails() {
     ]);
     assert_eq!(out.status.code(), Some(1));
     assert!(out.stdout.is_empty());
+}
+
+/// Up to 64 endpoints a policy chain picks with a rule per endpoint; above, with one vmap.
+/// Both shapes load, and each names every endpoint exactly once.
+#[test]
+fn endpoint_picks_by_rules_then_by_vmap() {
+    let Some((nft, ip)) = prerequisites("endpoint_picks_by_rules_then_by_vmap") else {
+        return;
+    };
+    let ns = Netns::new(nft, ip);
+    for count in [1usize, 2, 64, 65, 200] {
+        let endpoints: String = (0..count)
+            .map(|k| {
+                format!(
+                    "- addresses: [\"10.244.{}.{}\"]\n  conditions: {{ready: true}}\n",
+                    k / 200,
+                    k % 200 + 1
+                )
+            })
+            .collect();
+        let text = format!(
+            "apiVersion: v1\nkind: Service\nmetadata: {{name: big, namespace: shop}}\n\
+             spec:\n  clusterIP: 10.96.7.7\n  ports: [{{name: http, port: 80}}]\n---\n\
+             apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata:\n  name: big-1\n  \
+             namespace: shop\n  labels: {{kubernetes.io/service-name: big}}\naddressType: IPv4\n\
+             ports: [{{name: http, port: 8080, protocol: TCP}}]\nendpoints:\n{endpoints}"
+        );
+        let compiled = pipeline::compile_text(
+            "big.yaml",
+            &text,
+            &settings(&["10.96.0.0/16"]),
+            &LowerOptions::default(),
+        )
+        .expect("schemas load");
+        let plan = compiled.plan.expect("no errors");
+        let ruleset = render(&plan, &default_opts());
+        let picks: Vec<&str> = ruleset
+            .lines()
+            .filter(|l| {
+                l.starts_with("add rule ip svcc service-")
+                    && !l.starts_with("add rule ip svcc service-endpoints-check")
+            })
+            .collect();
+        let named = |l: &str| l.matches("goto endpoint-").count();
+        if count <= 64 {
+            assert_eq!(picks.len(), count, "{ruleset}");
+            assert!(picks.iter().all(|l| named(l) == 1 && !l.contains("vmap")));
+            assert!(
+                picks[picks.len() - 1].contains(" goto endpoint-")
+                    && !picks[picks.len() - 1].contains("numgen")
+            );
+        } else {
+            assert_eq!(picks.len(), 1, "{ruleset}");
+            assert!(picks[0].contains(&format!("numgen random mod {count} vmap {{")));
+            assert_eq!(named(picks[0]), count);
+        }
+        ns.check_and_load(&format!("{count} endpoints"), &ruleset);
+    }
 }

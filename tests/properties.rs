@@ -140,7 +140,7 @@ proptest! {
     #[test]
     fn valid_clusters_compile_and_the_tools_accept_them(services in proptest::collection::vec(service(), 1..8)) {
         let text = fixed(&cluster(&services));
-        let compiled = compile_text("gen.yaml", &text, &Settings::default(), &LowerOptions { node: Some("n1".into()) }).unwrap();
+        let compiled = compile_text("gen.yaml", &text, &Settings::default(), &LowerOptions { node: Some("n1".into()), ..Default::default() }).unwrap();
         let errors: Vec<_> = compiled.outcome.diagnostics.iter().filter(|d| d.severity == svcc::diag::Severity::Error).collect();
         prop_assert!(errors.is_empty(), "{errors:#?}\n{text}");
         let plan = compiled.plan.expect("a plan");

@@ -12,7 +12,7 @@ fuzz_target!(|data: &[u8]| {
     let mut settings = Settings::default();
     settings.limits.max_alias_nodes = 10_000;
     settings.limits.max_depth = 64;
-    let Ok(compiled) = compile_text("fuzz.yaml", text, &settings, &LowerOptions { node: Some("n1".into()) }) else {
+    let Ok(compiled) = compile_text("fuzz.yaml", text, &settings, &LowerOptions { node: Some("n1".into()), ..Default::default() }) else {
         return;
     };
     let Some(plan) = compiled.plan else { return };

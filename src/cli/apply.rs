@@ -171,6 +171,8 @@ fn once(
         settings,
         &LowerOptions {
             node: args.node.clone(),
+            // The zones are rendered too: the DNS addresses are needed.
+            dataplane_only: false,
         },
     ) {
         Ok(c) => c,

@@ -46,6 +46,7 @@ pub fn run(cluster: &ClusterArgs, args: &CompileArgs) -> anyhow::Result<ExitCode
     };
     let options = LowerOptions {
         node: args.node.clone(),
+        dataplane_only: matches!(args.target, Target::Nft | Target::Iptables),
     };
     let compiled = pipeline::compile(&paths, &settings, &options)?;
     let outcome = &compiled.outcome;

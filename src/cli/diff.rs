@@ -19,6 +19,7 @@ pub fn run(cluster: &ClusterArgs, args: &DiffArgs) -> anyhow::Result<ExitCode> {
     };
     let options = LowerOptions {
         node: args.node.clone(),
+        ..Default::default()
     };
     let sides = match &args.git {
         None => {

@@ -50,6 +50,7 @@ pub fn run(cluster: &ClusterArgs, args: &TraceArgs) -> anyhow::Result<ExitCode> 
         &settings,
         &LowerOptions {
             node: args.node.clone(),
+            ..Default::default()
         },
     )?;
     for e in &compiled.outcome.errors {

@@ -24,6 +24,9 @@ use std::sync::Arc;
 pub struct LowerOptions {
     /// The node the plan is for: its endpoints are local.
     pub node: Option<String>,
+    /// The plan is for a dataplane target (nft, iptables), which never reads
+    /// [`ServicePlan::addresses`]: they are left empty rather than gathered a second time.
+    pub dataplane_only: bool,
 }
 
 /// Lowers the model. The caller has checked it: lowering assumes valid values and skips what
@@ -83,7 +86,11 @@ pub fn lower(
                     .iter()
                     .map(|port| port_plan(i, port, svc, model, links, options))
                     .collect(),
-                addresses(i, svc, model, links),
+                if options.dataplane_only {
+                    Vec::new()
+                } else {
+                    addresses(i, svc, model, links)
+                },
             ),
         })
         .collect();

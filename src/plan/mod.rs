@@ -131,7 +131,8 @@ pub struct ServicePlan {
     pub publish_not_ready_addresses: bool,
     pub ports: Vec<PortPlan>,
     /// Every endpoint address of the Service, whatever the port (DNS answers for headless
-    /// Services, ports or not), sorted by IP, unique.
+    /// Services, ports or not), sorted by IP, unique. Empty in a plan lowered for a dataplane
+    /// target only (`LowerOptions::dataplane_only`).
     pub addresses: Vec<Address>,
     pub origin: Origin,
 }

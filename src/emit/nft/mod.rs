@@ -35,8 +35,12 @@
 //! `firewall-` chain. Set `cluster-ips` holds every clusterIP in use.
 //!
 //! **Per Service port** (names: see `names.rs`): `service-` chains pick among the Cluster
-//! policy endpoints, `local-` chains among the Local policy endpoints, with one rule
-//! `numgen random mod N vmap { 0 : goto endpoint-… , … }` in the plan's endpoint order;
+//! policy endpoints, `local-` chains among the Local policy endpoints, in the plan's endpoint
+//! order: up to 64 endpoints with a rule each, `numgen random mod N-k 0 goto endpoint-…` (the
+//! last one plain `goto`), each endpoint equally likely; above 64 with one rule
+//! `numgen random mod N vmap { 0 : goto endpoint-… , … }`. **Departure from kube-proxy**, which
+//! always uses the vmap: every vmap is an anonymous set, and loading thousands of them in one
+//! table is quadratic (10,000 Services took over five minutes to load; see `ruleset.rs`);
 //! `endpoint-` chains mark hairpin traffic (the endpoint reaching itself) for masquerade and
 //! DNAT; `external-` chains handle NodePort, externalIP and LoadBalancer traffic;
 //! `firewall-` chains drop sources outside `loadBalancerSourceRanges`.
