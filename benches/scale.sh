@@ -5,7 +5,7 @@
 #   benches/scale.sh [--sizes "1000 10000 30000"] [--endpoints 10] [--runs 5]
 #                    [--kv-sizes "1000 10000"] [--latency-sizes "100 1000 10000"]
 #                    [--connections 400] [--out docs/bench] [--skip-kv] [--skip-netns]
-#                    [--ipt-svcc PATH]
+#                    [--ipt-svcc PATH] [--dataplane-sizes "1000 10000"]
 #
 # Measures, on clusters from examples/gen-cluster.rs:
 #   1. `svcc check` and `svcc compile --target nft|dns` (and `iptables` when svcc has that
@@ -35,6 +35,8 @@ OUT=docs/bench
 SKIP_KV=false
 SKIP_NETNS=false
 IPT_SVCC=""
+# Ruleset loads and `svcc apply` (each loads whole rulesets into the kernel).
+DATAPLANE_SIZES="1000 10000"
 while [ $# -gt 0 ]; do
   case "$1" in
     --sizes) SIZES=$2; shift 2 ;;
@@ -47,6 +49,7 @@ while [ $# -gt 0 ]; do
     --skip-kv) SKIP_KV=true; shift ;;
     --skip-netns) SKIP_NETNS=true; shift ;;
     --ipt-svcc) IPT_SVCC=$2; shift 2 ;;
+    --dataplane-sizes) DATAPLANE_SIZES=$2; shift 2 ;;
     -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
     *) echo "scale.sh: unknown argument $1" >&2; exit 2 ;;
   esac
@@ -104,7 +107,7 @@ median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "nan"; else if
 cat "$OUT/machine.txt"
 
 # --- clusters ----------------------------------------------------------------------------------
-ALL_SIZES=$(echo $SIZES $KV_SIZES $LAT_SIZES | tr ' ' '\n' | sort -nu | tr '\n' ' ')
+ALL_SIZES=$(echo $SIZES $KV_SIZES $LAT_SIZES $DATAPLANE_SIZES | tr ' ' '\n' | sort -nu | tr '\n' ' ')
 for n in $ALL_SIZES; do
   "$GEN" --services "$n" --endpoints "$ENDPOINTS" --out "$WORK/c$n.yaml" > "$WORK/c$n.summary"
   # Every generated cluster must check clean: zero errors (and here, zero findings at all).
@@ -192,7 +195,7 @@ if ! $SKIP_NETNS && can_netns; then
   echo "== ruleset load times (median of $LOAD_RUNS)"
   ns load
   echo "target,services,ruleset_mb,runs,wall_s" > "$OUT/ruleset-load.csv"
-  for n in $SIZES; do
+  for n in $DATAPLANE_SIZES; do
     "$SVCC" compile --target nft "$WORK/c$n.yaml" > "$WORK/r$n.nft"
     measure "$LOAD_RUNS" ip netns exec "$NS_PREFIX-load" nft -f "$WORK/r$n.nft"; w=$W
     echo "nft,$n,$(mb "$(stat -c %s "$WORK/r$n.nft")"),$LOAD_RUNS,$w" >> "$OUT/ruleset-load.csv"
@@ -230,7 +233,7 @@ if ! $SKIP_NETNS && can_netns; then
 
   echo "== svcc apply (state dir, real nft in the node namespace)"
   echo "services,first_apply_s,unchanged_apply_s,runs" > "$OUT/apply.csv"
-  for n in $SIZES; do
+  for n in $DATAPLANE_SIZES; do
     state=$WORK/state-$n
     measure 1 ip netns exec "$NS_PREFIX-node" "$SVCC" apply --state-dir "$state" "$WORK/c$n.yaml"; first=$W
     measure "$LOAD_RUNS" ip netns exec "$NS_PREFIX-node" "$SVCC" apply --state-dir "$state" "$WORK/c$n.yaml"; again=$W
