@@ -167,18 +167,12 @@ impl Documents for DecodeAndCheck<'_> {
         let inspect = |o: &model::Object, t: &Node| self.inspect(o, t);
         model::decode_list_items(list, items, self.profile.kubernetes_minor, &inspect, out);
     }
-
-    fn finish_piece(&self, out: &mut Self::Out) {
-        out.shrink_to_fit();
-    }
 }
 
 /// Links the decoded objects and runs what needs the whole input.
 fn finish_checks(loaded: Loaded<Decoded>, settings: &Settings) -> Outcome {
-    let (mut model, object_findings) =
+    let (model, mut diagnostics, object_findings) =
         timing::stage("assemble", || Model::assemble(loaded.pieces, loaded.count));
-    // Moved, not copied: a million tiny documents can mean a million findings.
-    let mut diagnostics = std::mem::take(&mut model.diagnostics);
     diagnostics.reserve_exact(loaded.diagnostics.len());
     diagnostics.extend(loaded.diagnostics);
     let links = timing::stage("link", || {
@@ -269,7 +263,6 @@ fn lower_checked(
             plan: None,
         };
     }
-    release_freed_memory();
     let (plan, notes) = timing::stage("lower", || {
         crate::plan::lower(&outcome.model, &outcome.links, &settings.profile, options)
     });
@@ -298,20 +291,58 @@ fn lower_checked(
     }
 }
 
-/// Hands memory that is free again back to the system. The trees were built and dropped by
-/// the parser's worker threads, in their own glibc arenas; that memory could only be reused
-/// by those threads, so without this the process would keep it (as resident memory) while
-/// the main thread allocates the plan and the ruleset anew.
-fn release_freed_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    {
-        unsafe extern "C" {
-            fn malloc_trim(pad: usize) -> std::ffi::c_int;
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A large `kind: List` is decoded and checked run by run on the parsing threads; its
+    /// findings are the same, at the same places, as for the same objects in a stream.
+    #[test]
+    fn a_large_list_is_checked_like_a_stream() {
+        // One object, its lines indented by `indent`.
+        let item = |i: usize, indent: &str| {
+            let port = if i == 3_500 { 70_000 } else { 80 };
+            format!(
+                "kind: Service\nmetadata:\n  name: s{i}\n  namespace: shop\nspec:\n  ports:\n  \
+                 - port: {port}\n"
+            )
+            .lines()
+            .map(|l| format!("{indent}{l}\n"))
+            .collect::<String>()
+        };
+        let mut list = String::from("apiVersion: v1\nitems:\n");
+        let mut stream = String::new();
+        for i in 0..6_000 {
+            list.push_str(&format!("- apiVersion: v1\n{}", item(i, "  ")));
+            stream.push_str(&format!("---\napiVersion: v1\n{}", item(i, "")));
         }
-        // SAFETY: glibc's malloc_trim only returns free pages of the allocator's own heaps to
-        // the system; it has no preconditions and no effect on allocated memory.
-        unsafe {
-            malloc_trim(0);
-        }
+        list.push_str("kind: List\nmetadata:\n  resourceVersion: \"\"\n");
+        assert!(list.len() > yaml::PARALLEL_THRESHOLD);
+        let settings = Settings::default();
+        let (l, s) = (
+            check_text("list.yaml", &list, &settings).expect("schemas"),
+            check_text("stream.yaml", &stream, &settings).expect("schemas"),
+        );
+        assert_eq!(l.model.objects.len(), 6_000);
+        let found = |o: &Outcome| -> Vec<(&str, Option<String>, String)> {
+            o.diagnostics
+                .iter()
+                .map(|d| {
+                    let file = o.sources.get(d.span.file);
+                    (d.rule, d.path.clone(), file.slice(d.span).to_owned())
+                })
+                .collect()
+        };
+        let (in_list, in_stream) = (found(&l), found(&s));
+        assert!(!in_list.is_empty());
+        assert!(in_list == in_stream, "{in_list:?}\n{in_stream:?}");
+        let bad = l
+            .diagnostics
+            .iter()
+            .find(|d| d.path.as_deref() == Some("spec.ports[0].port"))
+            .expect("the out-of-range port is reported");
+        let (line, _) = l.sources.get(bad.span.file).line_col(bad.span.start);
+        // `items:` is line 2; each item is 8 lines, the port on the item's 8th.
+        assert_eq!(line, 2 + 3_500 * 8 + 8);
     }
 }

@@ -829,3 +829,76 @@ fn endpoint_picks_by_rules_then_by_vmap() {
         ns.check_and_load(&format!("{count} endpoints"), &ruleset);
     }
 }
+
+/// Services are rendered in parallel parts; a key claimed by Services in different parts is
+/// still kept by the first Service in order.
+#[test]
+fn duplicate_keys_keep_the_first_across_parallel_parts() {
+    let service = |ns: &str, name: &str, ip: String| {
+        format!(
+            "---\napiVersion: v1\nkind: Service\nmetadata: {{name: {name}, namespace: {ns}}}\n\
+             spec: {{clusterIP: {ip}, externalIPs: [192.0.2.1], ports: [{{port: 80}}]}}\n"
+        )
+    };
+    // a/first comes before the 300 fillers, z/last after them: three parts apart.
+    let mut text = service("a", "first", "10.96.1.1".to_owned());
+    for i in 0..300 {
+        text.push_str(&service(
+            "m",
+            &format!("f{i:03}"),
+            format!("10.96.{}.{}", 2 + i / 250, i % 250 + 1),
+        ));
+    }
+    text.push_str(&service("z", "last", "10.96.1.2".to_owned()));
+    let mut settings = settings(&[]);
+    settings
+        .levels
+        .insert("duplicate-external-ip".to_owned(), Level::Off);
+    let compiled = pipeline::compile_text("parts.yaml", &text, &settings, &LowerOptions::default())
+        .expect("schemas load");
+    let plan = compiled
+        .plan
+        .unwrap_or_else(|| panic!("does not compile: {:#?}", compiled.outcome.diagnostics));
+    assert_eq!(plan.services.len(), 302);
+    let output = render(&plan, &Options::default());
+    let claims: Vec<&str> = output
+        .lines()
+        .filter(|l| l.contains("{ 192.0.2.1 . tcp . 80"))
+        .collect();
+    assert_eq!(claims.len(), 1, "{claims:?}");
+    assert!(claims[0].contains("\"a/first"), "{}", claims[0]);
+    // Every Service's clusterIP is in the output once, in Service order.
+    let cluster_ips: Vec<&str> = output
+        .lines()
+        .filter(|l| l.starts_with("add element ip svcc cluster-ips "))
+        .collect();
+    assert_eq!(cluster_ips.len(), 302);
+    assert!(cluster_ips[0].contains("10.96.1.1 "), "{}", cluster_ips[0]);
+    assert!(
+        cluster_ips[301].contains("10.96.1.2 "),
+        "{}",
+        cluster_ips[301]
+    );
+}
+
+/// A plan lowered for a dataplane target only leaves out the DNS addresses, and renders the
+/// same ruleset.
+#[test]
+fn dataplane_only_plans_render_the_same_ruleset() {
+    let paths = [PathBuf::from("corpus/seed/good")];
+    let lowered = |dataplane_only| {
+        let options = LowerOptions {
+            node: Some("node-1".to_owned()),
+            dataplane_only,
+        };
+        let compiled = pipeline::compile(&paths, &settings(&[]), &options).expect("schemas");
+        compiled.plan.expect("the seed compiles")
+    };
+    let (full, lean) = (lowered(false), lowered(true));
+    assert!(full.services.iter().any(|s| !s.addresses.is_empty()));
+    assert!(lean.services.iter().all(|s| s.addresses.is_empty()));
+    assert_eq!(
+        render(&full, &default_opts()),
+        render(&lean, &default_opts())
+    );
+}

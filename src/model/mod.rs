@@ -115,7 +115,6 @@ impl Object {
 #[derive(Debug, Default)]
 pub struct Model {
     pub objects: Vec<Object>,
-    pub diagnostics: Vec<Diagnostic>,
     /// Documents seen (after `List` expansion, objects are counted separately).
     pub documents: usize,
 }
@@ -131,40 +130,32 @@ pub struct Decoded {
     pub diagnostics: Vec<Diagnostic>,
 }
 
-impl Decoded {
-    /// Gives back spare capacity (a piece's vectors grow by doubling).
-    pub fn shrink_to_fit(&mut self) {
-        self.objects.shrink_to_fit();
-        self.findings.shrink_to_fit();
-        self.diagnostics.shrink_to_fit();
-    }
-}
-
 impl Model {
-    /// Joins decoded parts, in order, into a model. The inspections' findings come back with
-    /// indices into `model.objects`. Each part is freed as soon as it is moved.
-    pub fn assemble(parts: Vec<Decoded>, documents: usize) -> (Model, Vec<(usize, Diagnostic)>) {
-        let total = parts.iter().map(|p| p.objects.len()).sum();
+    /// Joins decoded parts, in order, into a model. Returns it with the findings of decoding
+    /// and the inspections' findings (with indices into `model.objects`). Each part is freed
+    /// as soon as it is moved.
+    pub fn assemble(
+        parts: Vec<Decoded>,
+        documents: usize,
+    ) -> (Model, Vec<Diagnostic>, Vec<(usize, Diagnostic)>) {
         let mut model = Model {
             documents,
-            objects: Vec::with_capacity(total),
-            ..Model::default()
+            objects: Vec::with_capacity(parts.iter().map(|p| p.objects.len()).sum()),
         };
+        let mut diagnostics = Vec::with_capacity(parts.iter().map(|p| p.diagnostics.len()).sum());
         let mut findings = Vec::with_capacity(parts.iter().map(|p| p.findings.len()).sum());
-        model
-            .diagnostics
-            .reserve_exact(parts.iter().map(|p| p.diagnostics.len()).sum());
         for mut part in parts {
             let base = model.objects.len();
-            model.diagnostics.append(&mut part.diagnostics);
+            diagnostics.append(&mut part.diagnostics);
             model.objects.append(&mut part.objects);
             findings.extend(part.findings.into_iter().map(|(i, d)| (base + i, d)));
         }
-        (model, findings)
+        (model, diagnostics, findings)
     }
 }
 
-/// Decodes documents whose trees are not needed afterwards (tests, tools).
+/// Decodes documents whose trees are not needed afterwards, dropping the findings (tests,
+/// tools).
 pub fn decode(documents: Vec<Document>, kubernetes_minor: u32) -> Model {
     let count = documents.len();
     let mut decoded = Decoded::default();

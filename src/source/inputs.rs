@@ -196,11 +196,7 @@ pub fn load_each<S: Documents>(
             let file = FileId(i as u32);
             let (text, encoding_problem) = decode_text(file, bytes);
             let parsed = if encoding_problem.is_some() {
-                yaml::Consumed {
-                    pieces: Vec::new(),
-                    count: 0,
-                    diagnostics: Vec::new(),
-                }
+                yaml::Consumed::default()
             } else {
                 yaml::parse_each(file, &text, limits, sink)
             };

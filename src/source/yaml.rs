@@ -57,6 +57,16 @@ pub struct Consumed<O> {
     pub diagnostics: Vec<Diagnostic>,
 }
 
+impl<O> Default for Consumed<O> {
+    fn default() -> Self {
+        Consumed {
+            pieces: Vec::new(),
+            count: 0,
+            diagnostics: Vec::new(),
+        }
+    }
+}
+
 /// What the loader does with each document, on the worker thread that parsed it. Consuming
 /// documents where they are parsed (decoding and checking them, then dropping the tree) means
 /// the trees of a large input are never all alive at once.
@@ -74,9 +84,6 @@ pub trait Documents: Sync {
     fn splits_list(&self, _list: &Node) -> bool {
         false
     }
-
-    /// Called once a piece's documents are all consumed (to give back spare capacity, say).
-    fn finish_piece(&self, _out: &mut Self::Out) {}
 
     /// Consumes items `first..first + items.len()` of `list`, in the worker that parsed them.
     /// The default hands the run over as a document holding the sequence of items.
@@ -135,23 +142,10 @@ pub fn parse_each<S: Documents>(
     } else {
         vec![0]
     };
-    if starts.len() == 1 {
-        if text.len() > PARALLEL_THRESHOLD {
-            if let Some(consumed) = parse_list_in_pieces(file, text, limits, sink) {
-                return consumed;
-            }
+    if starts.len() == 1 && text.len() > PARALLEL_THRESHOLD {
+        if let Some(consumed) = parse_list_in_pieces(file, text, limits, sink) {
+            return consumed;
         }
-        let (parsed, seen) = parse_chunk(file, text, 0, limits);
-        let mut consumed = Consumed {
-            count: parsed.count,
-            diagnostics: Vec::new(),
-            pieces: Vec::new(),
-        };
-        let (out, diagnostics) = consume(parsed, sink);
-        consumed.pieces.push(out);
-        consumed.diagnostics = diagnostics;
-        check_document_count(file, text, &mut consumed, seen, limits);
-        return consumed;
     }
     let ranges: Vec<(usize, usize)> = starts
         .iter()
@@ -168,11 +162,7 @@ pub fn parse_each<S: Documents>(
             (out, diagnostics, count, seen)
         })
         .collect();
-    let mut consumed = Consumed {
-        pieces: Vec::with_capacity(pieces.len()),
-        count: 0,
-        diagnostics: Vec::new(),
-    };
+    let mut consumed = Consumed::default();
     let mut seen = 0;
     for (out, diagnostics, count, piece_seen) in pieces {
         consumed.pieces.push(out);
@@ -190,7 +180,6 @@ fn consume<S: Documents>(parsed: Parsed, sink: &S) -> (S::Out, Vec<Diagnostic>) 
     for doc in parsed.documents {
         sink.document(doc, &mut out);
     }
-    sink.finish_piece(&mut out);
     (out, parsed.diagnostics)
 }
 
@@ -312,7 +301,6 @@ fn parse_list_in_pieces<S: Documents>(
                 (items.len() == run.items).then(|| {
                     let mut out = S::Out::default();
                     sink.list_items(list, run.first, items, &mut out);
-                    sink.finish_piece(&mut out);
                     out
                 })
             })

@@ -546,7 +546,7 @@ impl Transaction {
 
     /// The `nft -f` text, or the first error.
     pub fn to_text(&self) -> Result<String, Error> {
-        self.check()?;
+        self.validate()?;
         let mut text = String::with_capacity(self.text_len());
         for chunk in &self.chunks {
             text.push_str(chunk);
@@ -558,23 +558,19 @@ impl Transaction {
     /// [`Transaction::to_text`], without a copy when nothing was appended.
     pub fn into_text(self) -> Result<String, Error> {
         if self.chunks.is_empty() {
-            self.check()?;
+            self.validate()?;
             return Ok(self.text);
         }
         self.to_text()
     }
 
     /// Bytes of text.
-    pub fn text_len(&self) -> usize {
+    fn text_len(&self) -> usize {
         self.chunks.iter().map(String::len).sum::<usize>() + self.text.len()
     }
 
     /// Whether an object was refused; then nothing may be written.
     pub fn validate(&self) -> Result<(), Error> {
-        self.check()
-    }
-
-    fn check(&self) -> Result<(), Error> {
         match &self.error {
             Some(e) => Err(Error::Invalid {
                 kind: e.kind,
@@ -587,7 +583,7 @@ impl Transaction {
 
     /// Writes the text; nothing when an object was refused.
     pub fn write(&self, out: &mut dyn Write) -> Result<(), Error> {
-        self.check()?;
+        self.validate()?;
         for chunk in &self.chunks {
             out.write_all(chunk.as_bytes())?;
         }
