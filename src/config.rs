@@ -25,6 +25,9 @@ pub struct Profile {
     /// Kubernetes 1.N.
     pub kubernetes_minor: u32,
     pub default_namespace: String,
+    /// The service CIDRs were declared (`--service-cidr` or `[cluster] service-cidr`) rather
+    /// than assumed: findings that depend on them are errors only when declared.
+    pub service_cidrs_declared: bool,
 }
 
 impl Default for Profile {
@@ -35,6 +38,7 @@ impl Default for Profile {
             cluster_domain: "cluster.local".to_owned(),
             kubernetes_minor: DEFAULT_MINOR,
             default_namespace: "default".to_owned(),
+            service_cidrs_declared: false,
         }
     }
 }
@@ -187,12 +191,16 @@ pub struct FileConfig {
 
 /// Globs for files found while walking directories (paths relative to the working directory).
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct FilesTable {
     #[serde(default)]
     pub include: Vec<String>,
     #[serde(default)]
     pub exclude: Vec<String>,
+    /// Each glob names files applied together (one apply unit); `**` makes the whole input
+    /// one unit.
+    #[serde(default)]
+    pub apply_together: Vec<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

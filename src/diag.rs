@@ -80,6 +80,10 @@ pub struct Diagnostic {
     pub object: Option<ObjectRef>,
     pub help: Option<Text>,
     pub related: Vec<Related>,
+    /// The most severe this finding may be at its rule's default level: a finding that rests on
+    /// an assumption (the default cluster profile, objects in another apply unit) is capped.
+    /// A level the user configured for the rule is applied as configured.
+    pub ceiling: Option<Severity>,
 }
 
 impl Diagnostic {
@@ -95,7 +99,14 @@ impl Diagnostic {
             object: None,
             help: None,
             related: Vec::new(),
+            ceiling: None,
         }
+    }
+
+    /// Caps the severity (see [`Diagnostic::ceiling`]).
+    pub fn at_most(mut self, severity: Severity) -> Self {
+        self.ceiling = Some(self.ceiling.map_or(severity, |c| c.min(severity)));
+        self
     }
 
     pub fn label(mut self, label: impl Into<Text>) -> Self {

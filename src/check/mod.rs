@@ -15,6 +15,7 @@
 
 pub mod cluster;
 pub mod path;
+mod placeholders;
 pub mod registry;
 pub mod rules;
 pub mod schema;
@@ -27,7 +28,7 @@ use crate::link::Links;
 use crate::model::{Model, Object};
 use crate::selector::Selector;
 use crate::source::tree::Node;
-use crate::source::FileId;
+use crate::source::{FileId, SourceMap};
 use schema::SchemaSet;
 use std::collections::{BTreeMap, HashMap};
 
@@ -90,6 +91,9 @@ pub struct RunOptions<'a> {
     pub selection: Option<&'a Selector>,
     /// Rules silenced for whole files by a header comment (`# svcc:ignore ID,ID`).
     pub file_suppressions: HashMap<FileId, Vec<suppress::Suppression>>,
+    /// The input's files: findings on template placeholders in files found by a walk are
+    /// replaced by one note per file.
+    pub sources: Option<&'a SourceMap>,
 }
 
 /// The engine's result.
@@ -152,6 +156,9 @@ pub fn run(
             .filter(|(i, _)| selected(*i))
             .map(|(i, d)| (Some(i), d)),
     );
+    if let Some(sources) = options.sources {
+        placeholders::replace(&mut all, sources);
+    }
     all.retain_mut(|(_, d)| settle_level(d, &options.levels));
     let (mut diagnostics, suppressed) = suppress::apply(
         all,
@@ -176,7 +183,12 @@ fn settle_level(d: &mut Diagnostic, levels: &BTreeMap<String, Level>) -> bool {
     match levels.get(d.rule).copied() {
         Some(Level::Off) => return false,
         Some(Level::On(s)) => d.severity = s,
-        None => d.severity = default.unwrap_or(d.severity),
+        None => {
+            d.severity = default.unwrap_or(d.severity);
+            if let Some(ceiling) = d.ceiling {
+                d.severity = d.severity.min(ceiling);
+            }
+        }
     }
     true
 }

@@ -106,8 +106,8 @@ pub fn run(cluster: &ClusterArgs, args: &ApplyArgs) -> anyhow::Result<ExitCode> 
 /// limits, rules, filters), the command's options, and every input file's path and bytes.
 /// `None` when an input is standard input or cannot be read (the run then compiles as usual).
 fn input_fingerprint(paths: &[PathBuf], settings: &Settings, args: &ApplyArgs) -> Option<String> {
-    let (inputs, errors) = crate::source::inputs::discover(paths, &settings.filter);
-    if !errors.is_empty() {
+    let found = crate::source::inputs::discover(paths, &settings.filter);
+    if !found.errors.is_empty() {
         return None;
     }
     let mut data = format!(
@@ -115,11 +115,9 @@ fn input_fingerprint(paths: &[PathBuf], settings: &Settings, args: &ApplyArgs) -
         env!("CARGO_PKG_VERSION")
     )
     .into_bytes();
-    for input in inputs {
-        let crate::source::inputs::Input::File(path) = input else {
-            return None;
-        };
-        let bytes = std::fs::read(&path).ok()?;
+    for input in &found.inputs {
+        let path = input.path()?;
+        let bytes = std::fs::read(path).ok()?;
         data.extend_from_slice(format!("{}\0{}\0", path.display(), bytes.len()).as_bytes());
         data.extend_from_slice(&bytes);
     }
@@ -128,19 +126,18 @@ fn input_fingerprint(paths: &[PathBuf], settings: &Settings, args: &ApplyArgs) -
 
 /// Modification times and sizes of every input file, to notice changes.
 fn input_stamp(paths: &[PathBuf], settings: &Settings) -> Vec<(PathBuf, Option<SystemTime>, u64)> {
-    let (inputs, _) = crate::source::inputs::discover(paths, &settings.filter);
-    inputs
-        .into_iter()
-        .filter_map(|i| match i {
-            crate::source::inputs::Input::File(p) => {
-                let meta = std::fs::metadata(&p).ok();
-                Some((
-                    p,
-                    meta.as_ref().and_then(|m| m.modified().ok()),
-                    meta.map_or(0, |m| m.len()),
-                ))
-            }
-            crate::source::inputs::Input::Stdin => None,
+    let found = crate::source::inputs::discover(paths, &settings.filter);
+    found
+        .inputs
+        .iter()
+        .filter_map(|i| {
+            let p = i.path()?;
+            let meta = std::fs::metadata(p).ok();
+            Some((
+                p.to_path_buf(),
+                meta.as_ref().and_then(|m| m.modified().ok()),
+                meta.map_or(0, |m| m.len()),
+            ))
         })
         .collect()
 }

@@ -39,6 +39,7 @@ pub fn resolve_settings(cluster: &ClusterArgs) -> Result<Settings, ConfigError> 
         let c = &file.cluster;
         if let Some(v) = &c.service_cidr {
             profile.service_cidrs = config::parse_service_cidrs(v, &origin)?;
+            profile.service_cidrs_declared = true;
         }
         if let Some(v) = &c.node_port_range {
             profile.node_port_range = config::parse_node_port_range(v, &origin)?;
@@ -60,6 +61,7 @@ pub fn resolve_settings(cluster: &ClusterArgs) -> Result<Settings, ConfigError> 
         }
         settings.filter.include = file.files.include.clone();
         settings.filter.exclude = file.files.exclude.clone();
+        settings.apply_together = file.files.apply_together.clone();
         for (id, level) in &file.rules {
             if registry::lookup(id).is_none() {
                 return Err(ConfigError {
@@ -77,6 +79,7 @@ pub fn resolve_settings(cluster: &ClusterArgs) -> Result<Settings, ConfigError> 
     let flag = "command line";
     if !cluster.service_cidr.is_empty() {
         settings.profile.service_cidrs = config::parse_service_cidrs(&cluster.service_cidr, flag)?;
+        settings.profile.service_cidrs_declared = true;
     }
     if let Some(v) = &cluster.node_port_range {
         settings.profile.node_port_range = config::parse_node_port_range(v, flag)?;

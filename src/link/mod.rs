@@ -1,17 +1,26 @@
 //! Link stage: connects the objects of one input the way the cluster would.
 //!
-//! Input: the [`Model`] and the default namespace. Output: a [`Links`] table that later stages
-//! (cross-object rules, plan, DNS) read, never recompute:
-//! - per namespace, the Services by name;
+//! Input: the [`Model`], the default namespace and the apply units ([`scope`]). Output: a
+//! [`Links`] table that later stages (cross-object rules, plan, DNS) read, never recompute:
+//! - per namespace, the Services by name (every definition: an input may hold alternatives);
 //! - for each Service, the workloads and Pods its selector selects (equality match on the pod
 //!   template labels, same namespace only; an empty selector selects nothing), the Endpoints of
 //!   its name and the EndpointSlices labelled `kubernetes.io/service-name: <name>`;
 //! - for each Service port and each selected workload, the container port its targetPort
 //!   resolves to (by name **and** protocol for named ports, as kube's `FindPort` does).
 //!
-//! Objects without a namespace are in the default namespace (`default`, or `--namespace`).
+//! Every reference resolves to the nearest objects that match (same apply unit, else same
+//! directory, else anywhere), and the links say how near they are, so that a finding resting on
+//! another file can be worded and weighed as such.
+//!
+//! Objects without a namespace are in the default namespace (`default`, or `--namespace`), or
+//! in the namespace their kustomization sets.
 //! Indices are positions in `Model::objects`. Selection uses an index from label pairs to
 //! workloads, so linking stays linear in the number of objects.
+
+pub mod scope;
+
+pub use scope::{Nearness, Scopes};
 
 use crate::model::kinds::KindId;
 use crate::model::service::Service;
@@ -36,12 +45,16 @@ pub enum Target {
 
 #[derive(Clone, Debug, Default)]
 pub struct ServiceLinks {
-    /// Workloads and Pods selected, in input order.
+    /// Workloads and Pods selected, in input order: the nearest that match (see [`scope`]).
     pub selected: Vec<usize>,
-    /// Endpoints objects named like the Service.
+    /// How near the selected workloads are.
+    pub selected_near: Nearness,
+    /// Endpoints objects named like the Service, the nearest.
     pub endpoints: Vec<usize>,
-    /// EndpointSlices labelled with the Service's name.
+    /// EndpointSlices labelled with the Service's name, the nearest.
     pub slices: Vec<usize>,
+    /// How near the Endpoints and EndpointSlices are.
+    pub backends_near: Nearness,
     /// Per Service port (same order as `spec.ports`): per selected workload, the target.
     pub targets: Vec<Vec<(usize, Target)>>,
 }
@@ -49,13 +62,16 @@ pub struct ServiceLinks {
 /// The linked cluster.
 #[derive(Debug, Default)]
 pub struct Links {
-    /// Namespace of every object (index-aligned with `Model::objects`).
+    /// Namespace of every object (index-aligned with `Model::objects`), after the namespace a
+    /// kustomization sets.
     pub namespaces: Vec<String>,
-    /// namespace → Service name → object index (the first definition wins).
-    pub services: BTreeMap<String, BTreeMap<String, usize>>,
-    /// Object index of a Service → its links.
+    /// What is applied together.
+    pub scopes: Scopes,
+    /// namespace → Service name → every definition, in input order.
+    pub services: BTreeMap<String, BTreeMap<String, Vec<usize>>>,
+    /// Object index of every Service → its links.
     pub service_links: HashMap<usize, ServiceLinks>,
-    /// StatefulSet object index → the Service its `serviceName` names, if any.
+    /// StatefulSet object index → the Service its `serviceName` names, the nearest, if any.
     pub governing_services: HashMap<usize, usize>,
 }
 
@@ -64,19 +80,60 @@ impl Links {
         &self.namespaces[object]
     }
 
+    /// The definition of a Service that a cluster applying the whole input ends with: the
+    /// last (a later definition replaces an earlier one).
     pub fn service(&self, namespace: &str, name: &str) -> Option<usize> {
-        self.services.get(namespace)?.get(name).copied()
+        self.services.get(namespace)?.get(name)?.last().copied()
+    }
+
+    /// The definitions of a Service nearest to the object at `viewer`.
+    pub fn service_near(
+        &self,
+        model: &Model,
+        viewer: usize,
+        namespace: &str,
+        name: &str,
+    ) -> Option<usize> {
+        let all = self.services.get(namespace)?.get(name)?;
+        let (near, _) = self
+            .scopes
+            .nearest(model.objects[viewer].file, all, |s| model.objects[s].file);
+        near.last().copied()
+    }
+
+    /// The last definition of every Service, sorted by namespace and name.
+    pub fn each_service(&self) -> impl Iterator<Item = (&str, &str, usize)> {
+        self.services.iter().flat_map(|(ns, by_name)| {
+            by_name
+                .iter()
+                .filter_map(move |(name, all)| Some((ns.as_str(), name.as_str(), *all.last()?)))
+        })
     }
 }
 
-/// Links the model. `default_namespace` is where objects without a namespace live.
+/// Links the model as one apply unit (tests, tools). `default_namespace` is where objects
+/// without a namespace live.
 pub fn link(model: &Model, default_namespace: &str) -> Links {
+    let files = model
+        .objects
+        .iter()
+        .map(|o| o.file.0 as usize + 1)
+        .max()
+        .unwrap_or(0);
+    link_scoped(model, default_namespace, Scopes::single(files))
+}
+
+/// Links the model within its apply units.
+pub fn link_scoped(model: &Model, default_namespace: &str, scopes: Scopes) -> Links {
     let objects = &model.objects;
     let namespaces: Vec<String> = objects
         .iter()
-        .map(|o| o.namespace(default_namespace).to_owned())
+        .map(|o| match scopes.namespace_of(o.file) {
+            Some(ns) if o.known != Some(KindId::Namespace) => ns.to_owned(),
+            _ => o.namespace(default_namespace).to_owned(),
+        })
         .collect();
-    let mut services: BTreeMap<String, BTreeMap<String, usize>> = BTreeMap::new();
+    let mut services: BTreeMap<String, BTreeMap<String, Vec<usize>>> = BTreeMap::new();
     let mut endpoints_by_name: HashMap<(&str, &str), Vec<usize>> = HashMap::new();
     let mut slices_by_service: HashMap<(&str, &str), Vec<usize>> = HashMap::new();
     let mut workloads = WorkloadIndex::default();
@@ -88,7 +145,8 @@ pub fn link(model: &Model, default_namespace: &str) -> Links {
                     .entry(ns.to_owned())
                     .or_default()
                     .entry(o.name().to_owned())
-                    .or_insert(i);
+                    .or_default()
+                    .push(i);
             }
             Body::Endpoints(_) => endpoints_by_name.entry((ns, o.name())).or_default().push(i),
             Body::EndpointSlice(_) => {
@@ -103,23 +161,26 @@ pub fn link(model: &Model, default_namespace: &str) -> Links {
             Body::Namespace | Body::Other => {}
         }
     }
+    let file_of = |i: usize| objects[i].file;
     // Selecting pods is the costly part, and each Service's links are its own: in parallel.
     let all: Vec<(&str, &str, usize)> = services
         .iter()
         .flat_map(|(ns, by_name)| {
-            by_name
-                .iter()
-                .map(move |(name, &i)| (ns.as_str(), name.as_str(), i))
+            by_name.iter().flat_map(move |(name, defs)| {
+                defs.iter().map(move |&i| (ns.as_str(), name.as_str(), i))
+            })
         })
         .collect();
     let service_links: HashMap<usize, ServiceLinks> = all
         .par_iter()
         .filter_map(|&(ns, name, i)| {
             let svc = objects[i].service()?;
-            let selected = if svc.has_selector() && !svc.is_external_name() {
-                workloads.select(ns, svc, objects, &namespaces)
+            let viewer = objects[i].file;
+            let (selected, selected_near) = if svc.has_selector() && !svc.is_external_name() {
+                let matching = workloads.select(ns, svc, objects, &namespaces);
+                scopes.nearest(viewer, &matching, file_of)
             } else {
-                Vec::new()
+                (Vec::new(), Nearness::SameUnit)
             };
             let targets = svc
                 .ports
@@ -132,12 +193,25 @@ pub fn link(model: &Model, default_namespace: &str) -> Links {
                 })
                 .collect();
             let key = (ns, name);
+            let no = Vec::new();
+            let (endpoints, endpoints_near) =
+                scopes.nearest(viewer, endpoints_by_name.get(&key).unwrap_or(&no), file_of);
+            let (slices, slices_near) =
+                scopes.nearest(viewer, slices_by_service.get(&key).unwrap_or(&no), file_of);
+            let backends_near = match (endpoints.is_empty(), slices.is_empty()) {
+                (true, true) => Nearness::SameUnit,
+                (false, true) => endpoints_near,
+                (true, false) => slices_near,
+                (false, false) => endpoints_near.min(slices_near),
+            };
             Some((
                 i,
                 ServiceLinks {
                     selected,
-                    endpoints: endpoints_by_name.get(&key).cloned().unwrap_or_default(),
-                    slices: slices_by_service.get(&key).cloned().unwrap_or_default(),
+                    selected_near,
+                    endpoints,
+                    slices,
+                    backends_near,
                     targets,
                 },
             ))
@@ -148,16 +222,20 @@ pub fn link(model: &Model, default_namespace: &str) -> Links {
         let Some(name) = o.workload().and_then(|w| w.service_name.as_ref()) else {
             continue;
         };
-        if let Some(&s) = services
+        if let Some(defs) = services
             .get(&namespaces[i])
             .and_then(|m| m.get(&name.value))
         {
-            governing_services.insert(i, s);
+            let (near, _) = scopes.nearest(o.file, defs, file_of);
+            if let Some(&s) = near.last() {
+                governing_services.insert(i, s);
+            }
         }
     }
     drop(workloads);
     Links {
         namespaces,
+        scopes,
         services,
         service_links,
         governing_services,

@@ -128,6 +128,10 @@ pub struct Decoded {
     /// (index into `objects`, finding).
     pub findings: Vec<(usize, Diagnostic)>,
     pub diagnostics: Vec<Diagnostic>,
+    /// Documents that are not Kubernetes objects at all (not a map, or a map with neither
+    /// `apiVersion` nor `kind`), one finding each: reported for files named on the command
+    /// line, counted for files found by walking a directory (see `pipeline`).
+    pub not_objects: Vec<Diagnostic>,
 }
 
 impl Model {
@@ -175,7 +179,8 @@ pub fn decode_document(
     out: &mut Decoded,
 ) {
     let mut root = root;
-    let Some((api_version, kind)) = type_meta(&root, &mut out.diagnostics) else {
+    let Some((api_version, kind)) = type_meta(&root, &mut out.diagnostics, &mut out.not_objects)
+    else {
         return;
     };
     let is_list = kind.value == "List"
@@ -202,8 +207,8 @@ pub fn decode_document(
 /// Whether the items of `list` (a document whose `items` are not in the tree, and known to be
 /// a sequence of maps) may be decoded run by run with [`decode_list_items`].
 pub fn is_list(list: &Node) -> bool {
-    let mut ignored = Vec::new();
-    type_meta(list, &mut ignored).is_some_and(|(_, kind)| kind.value.ends_with("List"))
+    type_meta(list, &mut Vec::new(), &mut Vec::new())
+        .is_some_and(|(_, kind)| kind.value.ends_with("List"))
 }
 
 /// Decodes a run of the items of `list` (see [`is_list`]) and appends them to `out`.
@@ -214,8 +219,7 @@ pub fn decode_list_items(
     inspect: &impl Fn(&Object, &Node) -> Vec<Diagnostic>,
     out: &mut Decoded,
 ) {
-    let mut ignored = Vec::new();
-    if let Some((api_version, kind)) = type_meta(list, &mut ignored) {
+    if let Some((api_version, kind)) = type_meta(list, &mut Vec::new(), &mut Vec::new()) {
         decode_items(&api_version, &kind, items, minor, inspect, out);
     }
 }
@@ -232,7 +236,11 @@ fn decode_items(
     let item_kind = kind.value.strip_suffix("List").unwrap_or("");
     for item in items {
         let tm = if item_kind.is_empty() || !matches!(item.value, Value::Map(_)) {
-            type_meta(&item, &mut out.diagnostics)
+            // An item of a list is meant as an object: whatever it lacks is reported.
+            let mut not_object = Vec::new();
+            let tm = type_meta(&item, &mut out.diagnostics, &mut not_object);
+            out.diagnostics.append(&mut not_object);
+            tm
         } else {
             let av = str_at(&item, "apiVersion").unwrap_or_else(|| api_version.clone());
             let k = str_at(&item, "kind")
@@ -317,10 +325,15 @@ fn push_object(
     out.objects.push(object);
 }
 
-/// `apiVersion` and `kind`, or a diagnostic saying what is missing.
-fn type_meta(root: &Node, out: &mut Vec<Diagnostic>) -> Option<(Spanned<String>, Spanned<String>)> {
+/// `apiVersion` and `kind`, or a diagnostic saying what is missing: in `not_objects` when the
+/// document is not an object at all, else in `out`. List items report both in `out`.
+fn type_meta(
+    root: &Node,
+    out: &mut Vec<Diagnostic>,
+    not_objects: &mut Vec<Diagnostic>,
+) -> Option<(Spanned<String>, Spanned<String>)> {
     if !matches!(root.value, Value::Map(_)) {
-        out.push(
+        not_objects.push(
             Diagnostic::new(
                 "missing-type-meta",
                 root.span,
@@ -369,7 +382,11 @@ fn type_meta(root: &Node, out: &mut Vec<Diagnostic>) -> Option<(Spanned<String>,
             {
                 d = d.label(format!("{missing} missing in the object `{}`", n.value));
             }
-            out.push(d);
+            if a.is_none() && k.is_none() {
+                not_objects.push(d);
+            } else {
+                out.push(d);
+            }
             None
         }
     }

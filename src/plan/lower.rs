@@ -38,15 +38,9 @@ pub fn lower(
     options: &LowerOptions,
 ) -> (Plan, Vec<Diagnostic>) {
     let objects = &model.objects;
-    let mut order: Vec<(&str, &str, usize)> = links
-        .services
-        .iter()
-        .flat_map(|(ns, m)| {
-            m.iter()
-                .map(move |(name, &i)| (ns.as_str(), name.as_str(), i))
-        })
-        .collect();
-    order.sort();
+    // A Service defined twice is lowered once, from its last definition (the one a cluster
+    // applying the whole input ends with).
+    let order: Vec<(&str, &str, usize)> = links.each_service().collect();
     let mut taken_ips: HashSet<IpAddr> = HashSet::new();
     let mut taken_ports: HashSet<u16> = HashSet::new();
     for &(_, _, i) in &order {

@@ -43,6 +43,27 @@ pub struct Summary {
     /// Findings silenced by suppressions (annotations, file headers).
     #[serde(skip)]
     pub suppressed: usize,
+    /// What directory walks found and did not check.
+    pub not_checked: NotChecked,
+}
+
+/// Files a directory walk found and did not check (see `pipeline::sift`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct NotChecked {
+    /// Files that hold no Kubernetes object (docker-compose, CI workflows, package.json, …).
+    pub not_kubernetes: usize,
+    /// Template files that are not YAML until rendered.
+    pub templates: usize,
+    /// Helm chart directories.
+    pub helm_charts: usize,
+    /// kustomization files and the patches and configurations they list.
+    pub kustomize: usize,
+}
+
+impl NotChecked {
+    pub fn is_empty(&self) -> bool {
+        *self == NotChecked::default()
+    }
 }
 
 impl Summary {

@@ -1,10 +1,16 @@
 //! Finding and reading input files.
 //!
 //! Paths named by the user are read whatever their extension; directories are walked
-//! recursively for `*.yaml`, `*.yml` and `*.json`, skipping hidden entries, in sorted order so
-//! that output never depends on the file system. `-` reads standard input. Files are read and
-//! parsed in parallel; results are put back in input order.
+//! recursively for `*.yaml`, `*.yml` and `*.json`, skipping hidden entries, Helm charts and
+//! third-party trees (see [`super::repo`]), in sorted order so that output never depends on the
+//! file system. `-` reads standard input. Files are read and parsed in parallel; results are put
+//! back in input order.
+//!
+//! Files found by a walk are [`Input::Found`]: later stages are lenient with them (a YAML file
+//! that is not Kubernetes is counted, not reported). Files named on the command line are
+//! [`Input::File`] and checked strictly.
 
+use super::repo::{self, Skipped};
 use super::yaml::{self, Document, Documents, KeepTrees, Limits};
 use super::{FileId, SourceFile, SourceMap, Span};
 use crate::diag::Diagnostic;
@@ -19,7 +25,29 @@ pub const DEFAULT_MAX_FILE_BYTES: u64 = 256 * 1024 * 1024;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Input {
     Stdin,
+    /// A file named on the command line.
     File(PathBuf),
+    /// A file found by walking a directory.
+    Found(PathBuf),
+}
+
+impl Input {
+    /// The file's path (`None` for standard input).
+    pub fn path(&self) -> Option<&Path> {
+        match self {
+            Input::Stdin => None,
+            Input::File(p) | Input::Found(p) => Some(p),
+        }
+    }
+}
+
+/// What [`discover`] found.
+#[derive(Debug, Default)]
+pub struct Discovery {
+    pub inputs: Vec<Input>,
+    pub errors: Vec<InputError>,
+    /// What the walks left out.
+    pub skipped: Skipped,
 }
 
 /// A failure to read input: not a finding about the manifests, so it makes the run exit 2.
@@ -45,6 +73,8 @@ pub struct Loaded<T = Vec<Document>> {
     pub sources: SourceMap,
     /// What the sink made of each piece of each file, in input order.
     pub pieces: Vec<T>,
+    /// The file of each piece (index-aligned with `pieces`).
+    pub piece_files: Vec<FileId>,
     /// Non-empty documents seen.
     pub count: usize,
     pub diagnostics: Vec<Diagnostic>,
@@ -56,6 +86,7 @@ impl<T> Default for Loaded<T> {
         Loaded {
             sources: SourceMap::default(),
             pieces: Vec::new(),
+            piece_files: Vec::new(),
             count: 0,
             diagnostics: Vec::new(),
             errors: Vec::new(),
@@ -110,42 +141,68 @@ fn match_bytes(p: &[u8], s: &[u8]) -> bool {
 }
 
 /// Expands user-given paths into the list of inputs.
-pub fn discover(paths: &[PathBuf], filter: &PathFilter) -> (Vec<Input>, Vec<InputError>) {
-    let mut inputs = Vec::new();
-    let mut errors = Vec::new();
+pub fn discover(paths: &[PathBuf], filter: &PathFilter) -> Discovery {
+    let mut found = Discovery::default();
     for path in paths {
         if path.as_os_str() == "-" {
-            inputs.push(Input::Stdin);
+            found.inputs.push(Input::Stdin);
             continue;
         }
         match std::fs::metadata(path) {
-            Err(source) => errors.push(InputError::Io {
+            Err(source) => found.errors.push(InputError::Io {
                 path: path.display().to_string(),
                 source,
             }),
-            Ok(meta) if meta.is_dir() => walk(path, filter, &mut inputs, &mut errors),
-            Ok(_) => inputs.push(Input::File(path.clone())),
+            Ok(meta) if meta.is_dir() => walk(path, filter, &mut found),
+            Ok(_) => found.inputs.push(Input::File(path.clone())),
         }
     }
-    (inputs, errors)
+    found
 }
 
-fn walk(dir: &Path, filter: &PathFilter, inputs: &mut Vec<Input>, errors: &mut Vec<InputError>) {
+fn walk(dir: &Path, filter: &PathFilter, found: &mut Discovery) {
+    // A directory named on the command line may itself be a chart.
+    if let Some(chart) = repo::chart_file(dir) {
+        found.skipped.charts.push(chart);
+        return;
+    }
+    let skipped = &mut found.skipped;
     let walker = walkdir::WalkDir::new(dir)
         .follow_links(true)
         .sort_by_file_name()
         .into_iter()
-        .filter_entry(|e| e.depth() == 0 || !is_hidden(e.file_name()));
+        .filter_entry(|e| {
+            if e.depth() == 0 {
+                return true;
+            }
+            if is_hidden(e.file_name()) {
+                return false;
+            }
+            if !e.file_type().is_dir() {
+                return true;
+            }
+            if repo::is_vendored_dir(e.file_name()) {
+                skipped.vendored.push(e.path().to_path_buf());
+                return false;
+            }
+            match repo::chart_file(e.path()) {
+                Some(chart) => {
+                    skipped.charts.push(chart);
+                    false
+                }
+                None => true,
+            }
+        });
     for entry in walker {
         match entry {
-            Err(source) => errors.push(InputError::Walk {
+            Err(source) => found.errors.push(InputError::Walk {
                 path: dir.display().to_string(),
                 source,
             }),
             Ok(e)
                 if e.file_type().is_file() && is_manifest(e.path()) && filter.allows(e.path()) =>
             {
-                inputs.push(Input::File(e.into_path()));
+                found.inputs.push(Input::Found(e.into_path()));
             }
             Ok(_) => {}
         }
@@ -186,41 +243,52 @@ pub fn load_each<S: Documents>(
     for r in read {
         match r {
             Err(e) => loaded.errors.push(e),
-            Ok((name, path, bytes)) => texts.push((name, path, bytes)),
+            Ok(raw) => texts.push(raw),
         }
     }
     let parsed: Vec<(SourceFile, Option<Diagnostic>, yaml::Consumed<S::Out>)> = texts
         .into_par_iter()
         .enumerate()
-        .map(|(i, (name, path, bytes))| {
+        .map(|(i, raw)| {
             let file = FileId(i as u32);
-            let (text, encoding_problem) = decode_text(file, bytes);
+            let (text, encoding_problem) = decode_text(file, raw.bytes);
             let parsed = if encoding_problem.is_some() {
                 yaml::Consumed::default()
             } else {
                 yaml::parse_each(file, &text, limits, sink)
             };
-            (SourceFile::new(name, path, text), encoding_problem, parsed)
+            let mut source = SourceFile::new(raw.name, raw.path, text);
+            source.walked = raw.walked;
+            (source, encoding_problem, parsed)
         })
         .collect();
     for (source, encoding_problem, parsed) in parsed {
         // Ids are handed out in order: the same `FileId(i)` the parse used.
-        loaded.sources.add(source);
+        let file = loaded.sources.add(source);
         loaded.diagnostics.extend(encoding_problem);
         loaded.diagnostics.extend(parsed.diagnostics);
         loaded.count += parsed.count;
+        loaded
+            .piece_files
+            .extend(std::iter::repeat_n(file, parsed.pieces.len()));
         loaded.pieces.extend(parsed.pieces);
     }
     loaded
 }
 
-/// A file's display name, its path (none for stdin) and its bytes.
-type RawInput = (String, Option<PathBuf>, Vec<u8>);
+/// One input's bytes, before decoding.
+struct RawInput {
+    /// The display name (`<stdin>` for standard input).
+    name: String,
+    path: Option<PathBuf>,
+    walked: bool,
+    bytes: Vec<u8>,
+}
 
 fn read_input(input: &Input, max_file_bytes: u64) -> Result<RawInput, InputError> {
-    let (name, path) = match input {
-        Input::Stdin => ("<stdin>".to_owned(), None),
-        Input::File(p) => (p.display().to_string(), Some(p.clone())),
+    let (name, path) = match input.path() {
+        None => ("<stdin>".to_owned(), None),
+        Some(p) => (p.display().to_string(), Some(p.to_path_buf())),
     };
     let io = |source| InputError::Io {
         path: name.clone(),
@@ -252,7 +320,12 @@ fn read_input(input: &Input, max_file_bytes: u64) -> Result<RawInput, InputError
             limit: max_file_bytes,
         });
     }
-    Ok((name, path, bytes))
+    Ok(RawInput {
+        name,
+        path,
+        walked: matches!(input, Input::Found(_)),
+        bytes,
+    })
 }
 
 /// Bytes to text. UTF-16 with a byte-order mark is decoded (libyaml, and so go-yaml, accept

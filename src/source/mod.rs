@@ -9,6 +9,7 @@
 //! parsed yields diagnostics, never a panic, and its good documents before the error are kept.
 
 pub mod inputs;
+pub mod repo;
 pub mod resolve;
 pub mod tree;
 pub mod yaml;
@@ -66,6 +67,9 @@ pub struct SourceFile {
     pub name: String,
     pub path: Option<PathBuf>,
     pub text: String,
+    /// Found by walking a directory, not named on the command line: a file that is not
+    /// Kubernetes is counted, not reported (see `pipeline`).
+    pub walked: bool,
     /// Byte offset of the start of each line; computed when a position is first asked for
     /// (a clean run of a large input never needs it).
     line_starts: std::sync::OnceLock<Vec<u32>>,
@@ -77,6 +81,7 @@ impl SourceFile {
             name,
             path,
             text,
+            walked: false,
             line_starts: std::sync::OnceLock::new(),
         }
     }

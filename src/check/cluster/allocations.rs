@@ -1,5 +1,8 @@
 //! Cluster-wide allocations that two Services cannot share: nodePorts (one allocator for all
 //! protocols), health-check node ports, explicit clusterIPs, and externalIP:port/protocol.
+//!
+//! Two Services conflict only when they are applied together (`link::scope`) and are not two
+//! definitions of the same Service (an update keeps its own allocations).
 
 use super::{describe, Findings};
 use crate::check::syntax;
@@ -10,12 +13,49 @@ use crate::source::Span;
 use std::collections::HashMap;
 use std::net::IpAddr;
 
-pub fn check(model: &Model, _links: &Links, f: &mut Findings) {
+/// Who holds each value so far: every holder, so that a value can be checked against the
+/// holders applied together with a new claim.
+struct Holders<K> {
+    by_value: HashMap<K, Vec<(usize, Span)>>,
+}
+
+impl<K: std::hash::Hash + Eq> Holders<K> {
+    fn new() -> Self {
+        Holders {
+            by_value: HashMap::new(),
+        }
+    }
+
+    /// Records that object `i` claims `value` at `span`, and returns the first earlier holder
+    /// it conflicts with.
+    fn claim(
+        &mut self,
+        value: K,
+        i: usize,
+        span: Span,
+        model: &Model,
+        links: &Links,
+    ) -> Option<(usize, Span)> {
+        let holders = self.by_value.entry(value).or_default();
+        let objects = &model.objects;
+        let conflict = holders.iter().copied().find(|&(h, _)| {
+            h != i
+                && !(links.namespace(h) == links.namespace(i)
+                    && objects[h].name() == objects[i].name())
+                && links.scopes.together(objects[h].file, objects[i].file)
+        });
+        if !holders.iter().any(|&(h, _)| h == i) {
+            holders.push((i, span));
+        }
+        conflict
+    }
+}
+
+pub fn check(model: &Model, links: &Links, f: &mut Findings) {
     let objects = &model.objects;
-    // nodePort → (object, span, spec.ports index or None for healthCheckNodePort)
-    let mut node_ports: HashMap<i64, (usize, Span)> = HashMap::new();
-    let mut cluster_ips: HashMap<IpAddr, (usize, Span)> = HashMap::new();
-    let mut external: HashMap<(IpAddr, i64, String), (usize, Span)> = HashMap::new();
+    let mut node_ports: Holders<i64> = Holders::new();
+    let mut cluster_ips: Holders<IpAddr> = Holders::new();
+    let mut external: Holders<(IpAddr, i64, String)> = Holders::new();
     for (i, o) in objects.iter().enumerate() {
         let Some(svc) = o.service() else { continue };
         if svc.type_is("NodePort") || svc.type_is("LoadBalancer") {
@@ -30,8 +70,10 @@ pub fn check(model: &Model, _links: &Links, f: &mut Findings) {
                 {
                     continue;
                 }
-                match node_ports.get(&np.value) {
-                    Some(&(first, first_span)) if first != i => f.add(i, objects, Diagnostic::new(
+                if let Some((first, first_span)) =
+                    node_ports.claim(np.value, i, np.span, model, links)
+                {
+                    f.add(i, objects, Diagnostic::new(
                         "duplicate-nodeport",
                         np.span,
                         format!("nodePort {} is already used by {}", np.value, describe(&objects[first])),
@@ -39,15 +81,13 @@ pub fn check(model: &Model, _links: &Links, f: &mut Findings) {
                     .label("provided port is already allocated")
                     .related(first_span, "first used here")
                     .path(format!("spec.ports[{p}].nodePort"))
-                    .help("node ports are allocated cluster-wide, whatever the protocol: pick another, or leave it out")),
-                    Some(_) => {}
-                    None => {
-                        node_ports.insert(np.value, (i, np.span));
-                    }
+                    .help("node ports are allocated cluster-wide, whatever the protocol: pick another, or leave it out"));
                 }
             }
             if let Some(h) = &svc.health_check_node_port {
-                if let Some(&(first, first_span)) = node_ports.get(&h.value) {
+                if let Some((first, first_span)) =
+                    node_ports.claim(h.value, i, h.span, model, links)
+                {
                     f.add(i, objects, Diagnostic::new(
                         "health-check-nodeport-conflict",
                         h.span,
@@ -57,8 +97,6 @@ pub fn check(model: &Model, _links: &Links, f: &mut Findings) {
                     .related(first_span, "used here")
                     .path("spec.healthCheckNodePort")
                     .help("health-check ports come from the same range as nodePorts; pick another, or leave it out"));
-                } else {
-                    node_ports.insert(h.value, (i, h.span));
                 }
             }
         }
@@ -67,8 +105,9 @@ pub fn check(model: &Model, _links: &Links, f: &mut Findings) {
                 let Ok((addr, _)) = syntax::parse_ip(&ip.value) else {
                     continue;
                 };
-                match cluster_ips.get(&addr) {
-                    Some(&(first, first_span)) if first != i => f.add(
+                if let Some((first, first_span)) = cluster_ips.claim(addr, i, ip.span, model, links)
+                {
+                    f.add(
                         i,
                         objects,
                         Diagnostic::new(
@@ -88,11 +127,7 @@ pub fn check(model: &Model, _links: &Links, f: &mut Findings) {
                             "spec.clusterIP".to_owned()
                         })
                         .help("remove `clusterIP` to let the cluster allocate a free address"),
-                    ),
-                    Some(_) => {}
-                    None => {
-                        cluster_ips.insert(addr, (i, ip.span));
-                    }
+                    );
                 }
             }
         }
@@ -103,8 +138,8 @@ pub fn check(model: &Model, _links: &Links, f: &mut Findings) {
             for port in &svc.ports {
                 let Some(n) = &port.port else { continue };
                 let key = (addr, n.value, port.protocol.value.clone());
-                match external.get(&key) {
-                    Some(&(first, first_span)) if first != i => f.add(
+                if let Some((first, first_span)) = external.claim(key, i, ip.span, model, links) {
+                    f.add(
                         i,
                         objects,
                         Diagnostic::new(
@@ -124,11 +159,7 @@ pub fn check(model: &Model, _links: &Links, f: &mut Findings) {
                         .help(
                             "only one Service can receive traffic for an external address and port",
                         ),
-                    ),
-                    Some(_) => {}
-                    None => {
-                        external.insert(key, (i, ip.span));
-                    }
+                    );
                 }
             }
         }

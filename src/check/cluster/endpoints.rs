@@ -174,9 +174,15 @@ fn orphan(
     let mut d = Diagnostic::new("orphan-endpoints", span, message)
         .label("no Service of this name")
         .path(path.to_owned());
-    let candidates = links.services.get(ns).into_iter().flat_map(|m| m.iter());
+    let candidates = links
+        .services
+        .get(ns)
+        .into_iter()
+        .flat_map(|m| m.iter())
+        .filter_map(|(name, defs)| Some((name, *defs.last()?)));
     let near = candidates
-        .filter(|(name, &s)| {
+        .filter(|(name, s)| {
+            let s = *s;
             objects[s]
                 .service()
                 .is_some_and(|svc| !svc.has_selector() && !svc.is_external_name())
@@ -187,7 +193,7 @@ fn orphan(
                         .is_some_and(|l| !l.endpoints.is_empty() || !l.slices.is_empty()))
         })
         .min_by_key(|(name, _)| super::edit_distance(name, wanted));
-    if let Some((name, &s)) = near {
+    if let Some((name, s)) = near {
         d = d
             .related(
                 objects[s].head_span(),

@@ -1,48 +1,71 @@
-//! Findings about the input as a whole: the same object defined twice, and externalIPs in use.
+//! Findings about the input as a whole: the same object defined twice in one apply unit, and
+//! externalIPs in use.
+//!
+//! The same object in two apply units is an alternative (see `link::scope`), not a finding.
+//! Only the kinds svcc models are compared: others are counted, not reported.
 
 use super::{describe, Findings};
 use crate::check::Context;
 use crate::diag::Diagnostic;
 use crate::link::Links;
+use crate::model::kinds::KindId;
 use crate::model::Model;
 use std::collections::HashMap;
 
 pub fn check(_ctx: &Context, model: &Model, links: &Links, f: &mut Findings) {
     let objects = &model.objects;
-    let mut seen: HashMap<(&str, &str, &str, &str), usize> = HashMap::with_capacity(objects.len());
+    let mut seen: HashMap<(&str, &str, &str, &str), Vec<usize>> =
+        HashMap::with_capacity(objects.len());
     for (i, o) in objects.iter().enumerate() {
-        let Some(name) = o.meta.name.as_ref().filter(|n| !n.value.is_empty()) else {
+        let (Some(kind), Some(name)) = (
+            o.known,
+            o.meta.name.as_ref().filter(|n| !n.value.is_empty()),
+        ) else {
             continue;
         };
+        let cluster_scoped = kind == KindId::Namespace;
         let group = o.api_version.value.rsplit_once('/').map_or("", |(g, _)| g);
         let key = (
             group,
             o.kind.value.as_str(),
-            links.namespace(i),
+            if cluster_scoped {
+                ""
+            } else {
+                links.namespace(i)
+            },
             name.value.as_str(),
         );
-        match seen.get(&key) {
-            Some(&first) => f.add(
+        let earlier = seen.entry(key).or_default();
+        let together = earlier
+            .iter()
+            .copied()
+            .find(|&e| links.scopes.together(objects[e].file, o.file));
+        if let Some(first) = together {
+            let place = if cluster_scoped {
+                String::new()
+            } else {
+                format!(" in namespace `{}`", links.namespace(i))
+            };
+            let unit = if objects[first].file == o.file {
+                "this file"
+            } else {
+                "files applied together"
+            };
+            f.add(
                 i,
                 objects,
                 Diagnostic::new(
                     "duplicate-object",
                     name.span,
-                    format!(
-                        "{} is defined twice in namespace `{}`",
-                        describe(o),
-                        links.namespace(i)
-                    ),
+                    format!("{} is defined twice{place} in {unit}", describe(o)),
                 )
                 .label("defined again here")
                 .related(objects[first].head_span(), "first defined here")
                 .path("metadata.name")
-                .help("applying both, the second replaces the first; remove one or rename it"),
-            ),
-            None => {
-                seen.insert(key, i);
-            }
+                .help("applying both, this definition replaces the first one; remove one or rename it"),
+            );
         }
+        earlier.push(i);
         if let Some(svc) = o.service() {
             if let (Some(first), false) = (
                 svc.external_ips.first(),

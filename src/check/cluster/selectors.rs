@@ -1,8 +1,8 @@
 //! Service selectors and targetPorts against the selected pod templates.
 
 use super::{describe, is_near, Findings};
-use crate::diag::Diagnostic;
-use crate::link::{Links, Target};
+use crate::diag::{Diagnostic, Severity};
+use crate::link::{Links, Nearness, Target};
 use crate::model::{IntOrStr, Model, Object, StrMap};
 
 pub fn check(model: &Model, links: &Links, f: &mut Findings) {
@@ -55,18 +55,15 @@ pub fn check(model: &Model, links: &Links, f: &mut Findings) {
                     // Only when no selected template exposes it: a Job or sidecar workload that
                     // shares the labels but serves nothing does not make the Service wrong.
                     if !missing.is_empty() && missing.len() == sl.targets[p].len() {
-                        f.add(
-                            i,
+                        let d = named_missing(
+                            target.span,
+                            p,
+                            name,
+                            &port.protocol.value,
+                            &missing,
                             objects,
-                            named_missing(
-                                target.span,
-                                p,
-                                name,
-                                &port.protocol.value,
-                                &missing,
-                                objects,
-                            ),
                         );
+                        f.add(i, objects, elsewhere(d, sl.selected_near));
                     }
                     let mut numbers: Vec<(i64, usize)> = sl.targets[p]
                         .iter()
@@ -102,6 +99,20 @@ pub fn check(model: &Model, links: &Links, f: &mut Findings) {
             }
         }
     }
+}
+
+/// A finding that rests on workloads in other apply units is a warning at most: whether it
+/// holds depends on what is applied together.
+fn elsewhere(d: Diagnostic, near: Nearness) -> Diagnostic {
+    if near == Nearness::SameUnit {
+        return d;
+    }
+    let note = "the selected workloads are in other files, which may not be applied with this one";
+    let help = match d.help.as_deref() {
+        Some(h) => format!("{h} ({note})"),
+        None => note.to_owned(),
+    };
+    d.help(help).at_most(Severity::Warning)
 }
 
 /// A numeric target that containers declaring ports do not declare (warning). Containers that

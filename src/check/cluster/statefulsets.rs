@@ -46,8 +46,9 @@ pub fn check(model: &Model, links: &Links, f: &mut Findings) {
                 .get(ns)
                 .into_iter()
                 .flat_map(|m| m.iter())
-                .find(|(n, _)| is_near(n, &name.value));
-            if let Some((n, &si)) = near {
+                .find(|(n, _)| is_near(n, &name.value))
+                .and_then(|(n, defs)| Some((n, *defs.last()?)));
+            if let Some((n, si)) = near {
                 d = d
                     .related(
                         objects[si].head_span(),

@@ -1,10 +1,15 @@
 //! What the API server's allocators refuse, checked against the cluster profile: nodePorts and
 //! health-check ports outside the NodePort range (SVC-R1, R3), clusterIPs outside the service
 //! CIDRs (SVC-R4), and families or dual-stack policies the cluster does not have (SVC-R5, R7).
+//!
+//! The service CIDRs are rarely the same from one cluster to the next (kind, k3s, clouds and
+//! dual-stack clusters all differ), so when the user did not declare them, the findings that
+//! depend on them are warnings saying how to declare them; declared, they are errors. The
+//! NodePort range is the same on almost every cluster and is enforced either way.
 
 use crate::check::syntax;
 use crate::check::{Context, Sink};
-use crate::diag::Diagnostic;
+use crate::diag::{Diagnostic, Severity};
 use crate::model::service::Service;
 
 pub fn check(ctx: &Context, svc: &Service, sink: &mut Sink) {
@@ -64,6 +69,28 @@ fn check_node_ports(ctx: &Context, svc: &Service, sink: &mut Sink) {
     }
 }
 
+/// Caps a finding that depends on the service CIDRs when they were assumed, and says so.
+fn against_profile(ctx: &Context, d: Diagnostic) -> Diagnostic {
+    if ctx.profile.service_cidrs_declared {
+        return d;
+    }
+    let cidrs = ctx
+        .profile
+        .service_cidrs
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(",");
+    let help = format!(
+        "svcc assumed the service CIDRs {cidrs}; declare your cluster's with `--service-cidr` or `[cluster] service-cidr` in svcc.toml (this is then an error)"
+    );
+    let help = match d.help.as_deref() {
+        Some(h) => format!("{h}; {help}"),
+        None => help,
+    };
+    d.help(help).at_most(Severity::Warning)
+}
+
 fn check_cluster_ips(ctx: &Context, svc: &Service, sink: &mut Sink) {
     if svc.is_headless() {
         return;
@@ -79,17 +106,16 @@ fn check_cluster_ips(ctx: &Context, svc: &Service, sink: &mut Sink) {
         };
         let family = syntax::family(addr);
         match ctx.profile.cidr_for(family) {
-            None => sink.report(
+            None => sink.report(against_profile(ctx,
                 Diagnostic::new("ip-family-not-configured", ip.span, format!("clusterIP `{}` is {family}, but the cluster has no {family} service CIDR", ip.value))
                     .label(format!("{family} is not configured on this cluster"))
-                    .path(path)
-                    .help("set the cluster's service CIDRs with `--service-cidr` or `[cluster] service-cidr` in svcc.toml"),
+                    .path(path)),
             ),
-            Some(cidr) if !cidr.contains(&addr) => sink.report(
+            Some(cidr) if !cidr.contains(&addr) => sink.report(against_profile(ctx,
                 Diagnostic::new("cluster-ip-out-of-range", ip.span, format!("clusterIP `{}` is outside the service CIDR {cidr}", ip.value))
                     .label("not in the valid range")
                     .path(path)
-                    .help(format!("pick an address in {cidr}, or remove `clusterIP` to let the cluster allocate one")),
+                    .help(format!("pick an address in {cidr}, or remove `clusterIP` to let the cluster allocate one"))),
             ),
             Some(_) => {}
         }
@@ -104,26 +130,31 @@ fn check_families(ctx: &Context, svc: &Service, sink: &mut Sink) {
     }
     if let Some(p) = &svc.ip_family_policy {
         if p.value == "RequireDualStack" && !ctx.profile.is_dual_stack() {
-            sink.report(
-                Diagnostic::new("ip-family-not-configured", p.span, "`ipFamilyPolicy: RequireDualStack` on a single-stack cluster")
-                    .label("this cluster is not configured for dual-stack services")
-                    .path("spec.ipFamilyPolicy")
-                    .help("use `PreferDualStack`, or describe a dual-stack cluster with `--service-cidr IPv4CIDR,IPv6CIDR`"),
-            );
+            sink.report(against_profile(
+                ctx,
+                Diagnostic::new(
+                    "ip-family-not-configured",
+                    p.span,
+                    "`ipFamilyPolicy: RequireDualStack` on a single-stack cluster",
+                )
+                .label("this cluster is not configured for dual-stack services")
+                .path("spec.ipFamilyPolicy")
+                .help("use `PreferDualStack` to run on single-stack clusters too"),
+            ));
         }
     }
     for (i, f) in svc.ip_families.iter().enumerate() {
         if (f.value == "IPv4" || f.value == "IPv6") && ctx.profile.cidr_for(&f.value).is_none() {
-            sink.report(
+            sink.report(against_profile(
+                ctx,
                 Diagnostic::new(
                     "ip-family-not-configured",
                     f.span,
                     format!("IP family {} is not configured on this cluster", f.value),
                 )
                 .label("no service CIDR of this family")
-                .path(format!("spec.ipFamilies[{i}]"))
-                .help("describe the cluster's service CIDRs with `--service-cidr`"),
-            );
+                .path(format!("spec.ipFamilies[{i}]")),
+            ));
         }
     }
 }

@@ -1,5 +1,9 @@
-//! The driver: one line per stage, as DESIGN.md draws it (load → decode → check). The CLI and
-//! the tests both go through here.
+//! The driver: one line per stage, as DESIGN.md draws it (load → decode → sift → link →
+//! check → lower). The CLI and the tests both go through here.
+//!
+//! `check` divides the input into apply units (files, kustomize roots, declared groups; see
+//! `link::scope`); `compile` and the commands built on it take the whole input as one unit,
+//! as the node will run it. Files found by walking directories are sifted first ([`sift`]).
 //!
 //! Departure from a strict stage-after-stage order: decoding and the per-object checks run
 //! inside the load, on the worker that parsed each document ([`DecodeAndCheck`]), so that the
@@ -9,12 +13,13 @@
 use crate::check::{self, schema::SchemaSet, suppress, RunOptions};
 use crate::config::{Level, Profile};
 use crate::diag::{Diagnostic, Severity};
-use crate::link::{self, Links};
+use crate::link::{self, scope, Links};
 use crate::model::{self, Decoded, Model};
 use crate::report::Summary;
 use crate::selector::Selector;
 use crate::source::inputs::PathFilter;
 use crate::source::inputs::{self, InputError, Loaded};
+use crate::source::repo::Skipped;
 use crate::source::tree::Node;
 use crate::source::yaml::{self, Documents, Limits};
 use crate::source::SourceMap;
@@ -34,6 +39,8 @@ pub struct Settings {
     pub selection: Option<Selector>,
     /// `[files]` globs applied while walking directories.
     pub filter: PathFilter,
+    /// `[files] apply-together` / `--apply-together`: globs naming files applied together.
+    pub apply_together: Vec<String>,
 }
 
 impl Default for Settings {
@@ -45,6 +52,7 @@ impl Default for Settings {
             levels: BTreeMap::new(),
             selection: None,
             filter: PathFilter::default(),
+            apply_together: Vec::new(),
         }
     }
 }
@@ -69,20 +77,35 @@ impl Outcome {
     }
 }
 
-/// Checks files and directories (`-` is standard input).
+mod sift;
+
+/// Checks files and directories (`-` is standard input), each file an apply unit.
 pub fn check_paths(
     paths: &[PathBuf],
     settings: &Settings,
 ) -> Result<Outcome, check::schema::SchemaError> {
+    check_paths_as(paths, settings, scope::Mode::Files)
+}
+
+fn check_paths_as(
+    paths: &[PathBuf],
+    settings: &Settings,
+    mode: scope::Mode,
+) -> Result<Outcome, check::schema::SchemaError> {
     let schemas = SchemaSet::shared(settings.profile.kubernetes_minor)?;
     let sink = DecodeAndCheck::new(settings, schemas);
-    let (inputs, mut errors) = inputs::discover(paths, &settings.filter);
+    let mut found = inputs::discover(paths, &settings.filter);
     let mut loaded = timing::stage("load, decode, check objects", || {
-        inputs::load_each(&inputs, &settings.limits, settings.max_file_bytes, &sink)
+        inputs::load_each(
+            &found.inputs,
+            &settings.limits,
+            settings.max_file_bytes,
+            &sink,
+        )
     });
-    errors.append(&mut loaded.errors);
-    loaded.errors = errors;
-    Ok(finish_checks(loaded, settings))
+    found.errors.append(&mut loaded.errors);
+    loaded.errors = found.errors;
+    Ok(finish_checks(loaded, &found.skipped, settings, mode))
 }
 
 /// Checks in-memory text as one file named `name` (tests, `svcc explain` examples).
@@ -94,36 +117,52 @@ pub fn check_text(
     check_texts(&[(name.to_owned(), text.to_owned())], settings)
 }
 
-/// Checks several in-memory files (`svcc diff --git` reads them from git).
+/// Checks several in-memory files as named on the command line, each an apply unit.
 pub fn check_texts(
     files: &[(String, String)],
     settings: &Settings,
+) -> Result<Outcome, check::schema::SchemaError> {
+    check_texts_as(files, false, settings, scope::Mode::Files)
+}
+
+/// `walked`: the files were found in a tree (`svcc diff --git` lists them from git) and are
+/// sifted as a directory walk's are; their names are their paths.
+fn check_texts_as(
+    files: &[(String, String)],
+    walked: bool,
+    settings: &Settings,
+    mode: scope::Mode,
 ) -> Result<Outcome, check::schema::SchemaError> {
     let schemas = SchemaSet::shared(settings.profile.kubernetes_minor)?;
     let sink = DecodeAndCheck::new(settings, schemas);
     let mut loaded = Loaded::default();
     for (name, text) in files {
-        let file = loaded.sources.add(crate::source::SourceFile::new(
+        let mut source = crate::source::SourceFile::new(
             name.clone(),
-            None,
+            walked.then(|| PathBuf::from(name)),
             text.clone(),
-        ));
+        );
+        source.walked = walked;
+        let file = loaded.sources.add(source);
         let consumed = yaml::parse_each(file, text, &settings.limits, &sink);
         loaded.diagnostics.extend(consumed.diagnostics);
         loaded.count += consumed.count;
+        loaded
+            .piece_files
+            .extend(std::iter::repeat_n(file, consumed.pieces.len()));
         loaded.pieces.extend(consumed.pieces);
     }
-    Ok(finish_checks(loaded, settings))
+    Ok(finish_checks(loaded, &Skipped::default(), settings, mode))
 }
 
-/// [`compile`] for several in-memory files.
+/// [`compile`] for in-memory files found in a tree (`svcc diff --git`).
 pub fn compile_texts(
     files: &[(String, String)],
     settings: &Settings,
     options: &crate::plan::LowerOptions,
 ) -> Result<Compiled, check::schema::SchemaError> {
     Ok(lower_checked(
-        check_texts(files, settings)?,
+        check_texts_as(files, true, settings, scope::Mode::Input)?,
         settings,
         options,
     ))
@@ -169,14 +208,30 @@ impl Documents for DecodeAndCheck<'_> {
     }
 }
 
-/// Links the decoded objects and runs what needs the whole input.
-fn finish_checks(loaded: Loaded<Decoded>, settings: &Settings) -> Outcome {
+/// Sifts what walks found, links the decoded objects within their apply units, and runs what
+/// needs the whole input.
+fn finish_checks(
+    mut loaded: Loaded<Decoded>,
+    skipped: &Skipped,
+    settings: &Settings,
+    mode: scope::Mode,
+) -> Outcome {
+    let sifted = timing::stage("sift", || sift::sift(&mut loaded, skipped));
     let (model, mut diagnostics, object_findings) =
         timing::stage("assemble", || Model::assemble(loaded.pieces, loaded.count));
-    diagnostics.reserve_exact(loaded.diagnostics.len());
+    diagnostics.reserve_exact(loaded.diagnostics.len() + sifted.notes.len());
     diagnostics.extend(loaded.diagnostics);
+    diagnostics.extend(sifted.notes);
+    let scopes = scope::Scopes::build(
+        &loaded.sources,
+        scope::Declared {
+            mode,
+            kustomizations: &sifted.kustomizations,
+            together: &settings.apply_together,
+        },
+    );
     let links = timing::stage("link", || {
-        link::link(&model, &settings.profile.default_namespace)
+        link::link_scoped(&model, &settings.profile.default_namespace, scopes)
     });
     let options = RunOptions {
         levels: settings.levels.clone(),
@@ -187,6 +242,7 @@ fn finish_checks(loaded: Loaded<Decoded>, settings: &Settings) -> Outcome {
             .map(|(id, f)| (id, suppress::file_header(id, f)))
             .filter(|(_, s)| !s.is_empty())
             .collect(),
+        sources: Some(&loaded.sources),
     };
     let checked = timing::stage("check cluster", || {
         check::run(
@@ -199,10 +255,11 @@ fn finish_checks(loaded: Loaded<Decoded>, settings: &Settings) -> Outcome {
         )
     });
     let mut summary = Summary {
-        files: loaded.sources.len(),
+        files: sifted.excluded.iter().filter(|&&e| !e).count(),
         documents: model.documents,
         objects: model.objects.len(),
         suppressed: checked.suppressed,
+        not_checked: sifted.not_checked,
         ..Summary::default()
     };
     summary.count(&checked.diagnostics);
@@ -224,15 +281,15 @@ pub struct Compiled {
     pub plan: Option<crate::plan::Plan>,
 }
 
-/// Checks, then lowers to a plan unless there are errors. Allocation notes (`info`) are added
-/// to the outcome's diagnostics.
+/// Checks the whole input as one apply unit, then lowers it to a plan unless there are
+/// errors. Allocation notes (`info`) are added to the outcome's diagnostics.
 pub fn compile(
     paths: &[PathBuf],
     settings: &Settings,
     options: &crate::plan::LowerOptions,
 ) -> Result<Compiled, check::schema::SchemaError> {
     Ok(lower_checked(
-        check_paths(paths, settings)?,
+        check_paths_as(paths, settings, scope::Mode::Input)?,
         settings,
         options,
     ))
@@ -246,7 +303,12 @@ pub fn compile_text(
     options: &crate::plan::LowerOptions,
 ) -> Result<Compiled, check::schema::SchemaError> {
     Ok(lower_checked(
-        check_text(name, text, settings)?,
+        check_texts_as(
+            &[(name.to_owned(), text.to_owned())],
+            false,
+            settings,
+            scope::Mode::Input,
+        )?,
         settings,
         options,
     ))
