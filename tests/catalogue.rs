@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use svcc::check::registry::{RuleInfo, CATALOGUE};
 use svcc::diag::{Diagnostic, Severity};
-use svcc::pipeline::{compile_text, Settings};
+use svcc::pipeline::{compile_text, compile_texts, Settings};
 use svcc::plan::LowerOptions;
 
 /// The sections of a rule document, in order.
@@ -31,9 +31,13 @@ const CATEGORIES: [&str; 9] = [
     "config",
 ];
 
-/// Rules whose failing example cannot be written as UTF-8 text: their example is a ```text
-/// illustration and is not executed. Every other failing example must be ```yaml.
-const TEXT_FAILING_EXAMPLES: &[&str] = &["invalid-encoding"];
+/// Rules whose failing example cannot be written as one UTF-8 text: their example is a ```text
+/// illustration and is not executed (tests/cli.rs covers them). Every other failing example
+/// must be ```yaml.
+const TEXT_FAILING_EXAMPLES: &[&str] = &["invalid-encoding", "helm-chart-skipped"];
+
+/// Rules about files found by walking a directory: their examples are checked as such.
+const WALKED_EXAMPLES: &[&str] = &["template-skipped"];
 
 /// The info string of the first fenced block in a section (`yaml`, `text`, …).
 fn fence_language(rule: &RuleInfo, heading: &str) -> Option<&'static str> {
@@ -61,9 +65,18 @@ fn headings(body: &str) -> Vec<&str> {
 
 fn run(rule: &RuleInfo, which: &str, text: &str) -> Vec<Diagnostic> {
     let name = format!("{}-{}.yaml", rule.id, which);
+    // The examples are judged against the default profile, declared (rules that depend on the
+    // service CIDRs are warnings while they are only assumed).
+    let mut settings = Settings::default();
+    settings.profile.service_cidrs_declared = true;
     // Compiling runs every check and, when there is no error, lowering (whose allocation
     // notes are rules too).
-    let outcome = compile_text(&name, text, &Settings::default(), &LowerOptions::default())
+    let compiled = if WALKED_EXAMPLES.contains(&rule.id) {
+        compile_texts(&[(name, text.to_owned())], &settings, &LowerOptions::default())
+    } else {
+        compile_text(&name, text, &settings, &LowerOptions::default())
+    };
+    let outcome = compiled
         .unwrap_or_else(|e| panic!("{}: checking the {which} example failed: {e}", rule.id))
         .outcome;
     assert!(

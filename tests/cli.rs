@@ -168,7 +168,24 @@ fn json_shape_is_exact() {
         .collect();
     assert_eq!(
         summary,
-        ["files", "documents", "objects", "errors", "warnings"]
+        [
+            "files",
+            "documents",
+            "objects",
+            "errors",
+            "warnings",
+            "not_checked"
+        ]
+    );
+    let not_checked: Vec<&str> = v["summary"]["not_checked"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        not_checked,
+        ["not_kubernetes", "templates", "helm_charts", "kustomize"]
     );
 }
 
@@ -321,12 +338,41 @@ fn profile_flags_change_allocation_checks() {
         Some(0)
     );
     let input = "apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec:\n  clusterIP: 10.0.0.10\n  ports: [{port: 80}]\n";
-    let out = svcc_stdin(&["check", "--format", "short", "-"], input);
+    // Without a declared profile, svcc does not know the cluster's service CIDRs: a warning
+    // that says what it assumed and how to declare them.
+    let out = svcc_stdin(&["check", "--format", "json", "-"], input);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let v = json(&out);
+    let d = v["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["rule"] == "cluster-ip-out-of-range")
+        .expect("the clusterIP finding");
+    assert_eq!(d["severity"], "warning");
+    assert!(
+        d["help"].as_str().unwrap().contains("svcc assumed the service CIDRs 10.96.0.0/12"),
+        "{d}"
+    );
+    // Declared, it is what the API server does: an error.
+    let out = svcc_stdin(
+        &["--service-cidr", "10.96.0.0/12", "check", "--format", "short", "-"],
+        input,
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(text(&out).contains("error[cluster-ip-out-of-range]: clusterIP `10.0.0.10` is outside the service CIDR 10.96.0.0/12"), "{}", text(&out));
     let out = svcc_stdin(&["--service-cidr", "10.0.0.0/16", "check", "-"], input);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let dual = "apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec:\n  ipFamilyPolicy: RequireDualStack\n  ipFamilies: [IPv4, IPv6]\n  ports: [{port: 80}]\n";
-    assert_eq!(svcc_stdin(&["check", "-"], dual).status.code(), Some(1));
+    let out = svcc_stdin(&["check", "--format", "short", "-"], dual);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("warning[ip-family-not-configured]"), "{}", text(&out));
+    assert_eq!(
+        svcc_stdin(&["--service-cidr", "10.96.0.0/12", "check", "-"], dual)
+            .status
+            .code(),
+        Some(1)
+    );
     let out = svcc_stdin(
         &[
             "--service-cidr",
