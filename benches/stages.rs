@@ -72,9 +72,9 @@ fn stages(c: &mut Criterion, clusters: &[Cluster]) {
     let nft_options = nft::Options::default();
     let dns_options = dns::Options::default();
     let load = |cl: &Cluster| {
-        let (ins, errors) = inputs::discover(std::slice::from_ref(&cl.path), &Default::default());
-        assert!(errors.is_empty());
-        inputs::load(&ins, &settings.limits, settings.max_file_bytes)
+        let found = inputs::discover(std::slice::from_ref(&cl.path), &Default::default());
+        assert!(found.errors.is_empty());
+        inputs::load(&found.inputs, &settings.limits, settings.max_file_bytes)
     };
 
     for cl in clusters {

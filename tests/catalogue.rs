@@ -72,7 +72,11 @@ fn run(rule: &RuleInfo, which: &str, text: &str) -> Vec<Diagnostic> {
     // Compiling runs every check and, when there is no error, lowering (whose allocation
     // notes are rules too).
     let compiled = if WALKED_EXAMPLES.contains(&rule.id) {
-        compile_texts(&[(name, text.to_owned())], &settings, &LowerOptions::default())
+        compile_texts(
+            &[(name, text.to_owned())],
+            &settings,
+            &LowerOptions::default(),
+        )
     } else {
         compile_text(&name, text, &settings, &LowerOptions::default())
     };

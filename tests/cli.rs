@@ -351,12 +351,22 @@ fn profile_flags_change_allocation_checks() {
         .expect("the clusterIP finding");
     assert_eq!(d["severity"], "warning");
     assert!(
-        d["help"].as_str().unwrap().contains("svcc assumed the service CIDRs 10.96.0.0/12"),
+        d["help"]
+            .as_str()
+            .unwrap()
+            .contains("svcc assumed the service CIDRs 10.96.0.0/12"),
         "{d}"
     );
     // Declared, it is what the API server does: an error.
     let out = svcc_stdin(
-        &["--service-cidr", "10.96.0.0/12", "check", "--format", "short", "-"],
+        &[
+            "--service-cidr",
+            "10.96.0.0/12",
+            "check",
+            "--format",
+            "short",
+            "-",
+        ],
         input,
     );
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
@@ -366,7 +376,11 @@ fn profile_flags_change_allocation_checks() {
     let dual = "apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec:\n  ipFamilyPolicy: RequireDualStack\n  ipFamilies: [IPv4, IPv6]\n  ports: [{port: 80}]\n";
     let out = svcc_stdin(&["check", "--format", "short", "-"], dual);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert!(text(&out).contains("warning[ip-family-not-configured]"), "{}", text(&out));
+    assert!(
+        text(&out).contains("warning[ip-family-not-configured]"),
+        "{}",
+        text(&out)
+    );
     assert_eq!(
         svcc_stdin(&["--service-cidr", "10.96.0.0/12", "check", "-"], dual)
             .status

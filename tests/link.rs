@@ -260,7 +260,9 @@ fn duplicate_objects_and_cluster_ips() {
 #[test]
 fn files_are_apply_units_unless_declared_together() {
     let dir = tempfile::tempdir().unwrap();
-    let svc = |name: &str| format!("apiVersion: v1\nkind: Service\nmetadata: {{name: {name}}}\nspec:\n  type: NodePort\n  clusterIP: 10.96.0.20\n  selector: {{app: web}}\n  ports: [{{port: 80, nodePort: 30080}}]\n");
+    let svc = |name: &str| {
+        format!("apiVersion: v1\nkind: Service\nmetadata: {{name: {name}}}\nspec:\n  type: NodePort\n  clusterIP: 10.96.0.20\n  selector: {{app: web}}\n  ports: [{{port: 80, nodePort: 30080}}]\n")
+    };
     std::fs::create_dir_all(dir.path().join("deploy")).unwrap();
     // Alternatives: the same Service in two files, and another Service on the same address
     // and nodePort in a third.
@@ -270,7 +272,11 @@ fn files_are_apply_units_unless_declared_together() {
     let out = run_in(dir.path(), &["check", "--format", "json", "deploy"], None);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(out.status.code(), Some(0), "{v:#}");
-    for rule in ["duplicate-object", "duplicate-cluster-ip", "duplicate-nodeport"] {
+    for rule in [
+        "duplicate-object",
+        "duplicate-cluster-ip",
+        "duplicate-nodeport",
+    ] {
         assert!(find(&v, rule).is_empty(), "{rule}: {v:#}");
     }
     // Declared as applied together, they conflict as the API server says.

@@ -35,16 +35,16 @@ pub fn replace(all: &mut Vec<(Option<usize>, Diagnostic)>, sources: &SourceMap) 
         let text = sources.get(file).slice(d.span).to_owned();
         let shown: String = text.chars().take(60).collect();
         let findings = if count == 1 {
-            "1 finding".to_owned()
+            "the finding on it is not reported".to_owned()
         } else {
-            format!("{count} findings")
+            format!("{count} findings on placeholders in this file are not reported")
         };
         all.push((
             None,
             Diagnostic::new(
                 "template-skipped",
                 d.span,
-                format!("`{shown}` is a template placeholder: {findings} on placeholders in this file are not reported"),
+                format!("`{shown}` is a template placeholder: {findings}"),
             )
             .label("filled in when the file is rendered")
             .help("check what the template renders to (e.g. `envsubst < FILE | svcc check -`), or name the file on the command line to check it as written"),

@@ -46,7 +46,30 @@ pub fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
             "… and {more} more findings, not drawn here (`--format short` lists every one)\n"
         )?;
     }
+    if let Some(line) = not_checked_line(&report.summary.not_checked) {
+        writeln!(out, "{line}")?;
+    }
     writeln!(out, "{}", summary_line(report))
+}
+
+/// `not checked: 3 files that are not Kubernetes, 1 Helm chart, 4 kustomize files`, when a
+/// walk left anything out.
+fn not_checked_line(n: &crate::report::NotChecked) -> Option<String> {
+    let parts: Vec<String> = [
+        (
+            n.not_kubernetes,
+            "file that is not Kubernetes",
+            "files that are not Kubernetes",
+        ),
+        (n.templates, "template", "templates"),
+        (n.helm_charts, "Helm chart", "Helm charts"),
+        (n.kustomize, "kustomize file", "kustomize files"),
+    ]
+    .into_iter()
+    .filter(|(count, _, _)| *count > 0)
+    .map(|(count, one, many)| plural(count, one, many))
+    .collect();
+    (!parts.is_empty()).then(|| format!("not checked: {}", parts.join(", ")))
 }
 
 /// Findings drawn in full: past this, a run is not read by a person (a hostile stream of a
@@ -599,6 +622,22 @@ spec:
         assert!(
             out.contains(&format!("[u.yaml:{}:{}]", at.line, at.column)),
             "{out}"
+        );
+    }
+
+    #[test]
+    fn not_checked_line_counts_what_walks_left_out() {
+        use crate::report::NotChecked;
+        assert_eq!(not_checked_line(&NotChecked::default()), None);
+        let n = NotChecked {
+            not_kubernetes: 3,
+            templates: 0,
+            helm_charts: 1,
+            kustomize: 4,
+        };
+        assert_eq!(
+            not_checked_line(&n).as_deref(),
+            Some("not checked: 3 files that are not Kubernetes, 1 Helm chart, 4 kustomize files")
         );
     }
 
