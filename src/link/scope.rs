@@ -344,6 +344,7 @@ mod tests {
                 .collect(),
             includes: includes.iter().map(PathBuf::from).collect(),
             fragments: Vec::new(),
+            labels: Vec::new(),
         }
     }
 

@@ -17,6 +17,7 @@
 pub mod decode;
 pub mod endpoints;
 pub mod kinds;
+pub mod kustomize;
 pub mod service;
 pub mod workload;
 

@@ -8,7 +8,8 @@
 //!   does not parse, it is reported only when it looks like a manifest (`apiVersion:` and
 //!   `kind:` lines), and a file with `{{` that does not parse is a template (one note);
 //! - kustomization files and the patches and transformer configurations they list are not
-//!   objects on their own; the kustomizations are read for the apply units (`link::scope`);
+//!   objects on their own; the kustomizations are read for the apply units (`link::scope`), and
+//!   the labels they set are set on the objects they build (`model::kustomize`);
 //! - each Helm chart the walk skipped gets one note at its `Chart.yaml`.
 
 use crate::diag::Diagnostic;
@@ -61,7 +62,7 @@ pub fn sift(loaded: &mut Loaded<Decoded>, skipped: &Skipped) -> Sifted {
     }
     for (id, f) in loaded.sources.iter() {
         let i = id.0 as usize;
-        if !f.walked || sifted.excluded[i] || objects[i] > 0 {
+        if !f.walked || sifted.excluded[i] || (objects[i] > 0 && !failed[i]) {
             continue;
         }
         if !failed[i] {
@@ -79,7 +80,7 @@ pub fn sift(loaded: &mut Loaded<Decoded>, skipped: &Skipped) -> Sifted {
                 .label("template syntax")
                 .help("check what it renders to, e.g. `helm template … | svcc check -`"),
             );
-        } else if !looks_like_kubernetes(&f.text) {
+        } else if objects[i] == 0 && !looks_like_kubernetes(&f.text) {
             sifted.not_checked.not_kubernetes += 1;
             sifted.excluded[i] = true;
         }
@@ -100,8 +101,67 @@ pub fn sift(loaded: &mut Loaded<Decoded>, skipped: &Skipped) -> Sifted {
             piece.diagnostics.extend(not_objects);
         }
     }
+    set_kustomize_labels(loaded, &sifted.kustomizations);
     note_charts(loaded, skipped, &mut sifted);
     sifted
+}
+
+/// Sets the labels of every kustomization on the objects it builds (its resources and those
+/// of the kustomizations it includes), and drops the findings that the labels answer.
+fn set_kustomize_labels(loaded: &mut Loaded<Decoded>, kustomizations: &[Kustomization]) {
+    if kustomizations.iter().all(|k| k.labels.is_empty()) {
+        return;
+    }
+    let by_dir: HashMap<&std::path::Path, &Kustomization> = kustomizations
+        .iter()
+        .map(|k| (k.dir.as_path(), k))
+        .collect();
+    let mut per_file: HashMap<PathBuf, Vec<repo::LabelSetting>> = HashMap::new();
+    for k in kustomizations.iter().filter(|k| !k.labels.is_empty()) {
+        let mut stack = vec![k];
+        let mut seen = std::collections::HashSet::new();
+        while let Some(built) = stack.pop() {
+            if !seen.insert(built.dir.as_path()) {
+                continue;
+            }
+            for r in &built.resources {
+                let labels = per_file.entry(r.clone()).or_default();
+                for l in &k.labels {
+                    if !labels.iter().any(|have| have.key == l.key) {
+                        labels.push(l.clone());
+                    }
+                }
+            }
+            stack.extend(
+                built
+                    .includes
+                    .iter()
+                    .filter_map(|d| by_dir.get(d.as_path())),
+            );
+        }
+    }
+    let sources = &loaded.sources;
+    for (piece, file) in loaded.pieces.iter_mut().zip(&loaded.piece_files) {
+        let source = sources.get(*file);
+        let Some(labels) = source
+            .path
+            .as_deref()
+            .filter(|_| source.walked)
+            .and_then(|p| per_file.get(&repo::normalize(p)))
+        else {
+            continue;
+        };
+        for (index, object) in piece.objects.iter_mut().enumerate() {
+            let applied = crate::model::kustomize::apply_labels(object, labels);
+            if applied.created_selector {
+                piece.findings.retain(|(i, d)| {
+                    !(*i == index
+                        && d.rule == "missing-required-field"
+                        && d.path.as_deref() == Some("spec.selector"))
+                });
+            }
+        }
+    }
 }
 
 /// Reads the walked kustomization files, and marks them and the fragments they list as not

@@ -68,6 +68,21 @@ pub struct Kustomization {
     /// Files that are not standalone objects: patches, and the configuration files of
     /// transformers, generators, validators and replacements.
     pub fragments: Vec<PathBuf>,
+    /// Labels it sets on what it builds (`commonLabels`, `labels`).
+    pub labels: Vec<LabelSetting>,
+}
+
+/// One label a kustomization sets, and where it goes besides `metadata.labels`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LabelSetting {
+    pub key: String,
+    pub value: String,
+    pub key_span: Span,
+    pub value_span: Span,
+    /// Also on selectors (and pod templates): `commonLabels`, or `includeSelectors: true`.
+    pub selectors: bool,
+    /// Also on pod templates: `includeTemplates: true` (implied by `selectors`).
+    pub templates: bool,
 }
 
 impl Kustomization {
@@ -89,7 +104,17 @@ impl Kustomization {
             resources: Vec::new(),
             includes: Vec::new(),
             fragments: Vec::new(),
+            labels: Vec::new(),
         };
+        k.labels
+            .extend(label_settings(root.get("commonLabels"), true, true));
+        for item in root.get("labels").map_or(&[][..], Node::as_seq) {
+            let flag = |key| item.get(key).and_then(Node::as_bool) == Some(true);
+            let selectors = flag("includeSelectors");
+            let templates = selectors || flag("includeTemplates");
+            k.labels
+                .extend(label_settings(item.get("pairs"), selectors, templates));
+        }
         for key in ["resources", "bases", "components", "crds"] {
             for entry in strings(root.get(key)) {
                 if is_remote(entry) {
@@ -135,6 +160,25 @@ impl Kustomization {
         }
         Some(k)
     }
+}
+
+fn label_settings(
+    map: Option<&Node>,
+    selectors: bool,
+    templates: bool,
+) -> impl Iterator<Item = LabelSetting> + '_ {
+    map.map_or(&[][..], Node::as_map)
+        .iter()
+        .filter_map(move |e| {
+            Some(LabelSetting {
+                key: e.key.to_string(),
+                value: e.value.as_str()?.to_owned(),
+                key_span: e.key_span,
+                value_span: e.value.span,
+                selectors,
+                templates,
+            })
+        })
 }
 
 fn strings(node: Option<&Node>) -> impl Iterator<Item = &str> {
@@ -213,6 +257,11 @@ patches:
 patchesJson6902:
   - path: ops.yaml
 configurations: [names.yaml]
+commonLabels: {team: shop}
+labels:
+  - pairs: {tier: api}
+    includeTemplates: true
+  - pairs: {owner: me}
 ";
         let root = &parse_str(text).documents[0].root;
         let k = Kustomization::read(
@@ -245,6 +294,19 @@ configurations: [names.yaml]
                 "deploy/overlays/prod/names.yaml",
                 "deploy/overlays/prod/patch-svc.yaml",
                 "deploy/overlays/prod/ops.yaml"
+            ]
+        );
+        let labels: Vec<(&str, bool, bool)> = k
+            .labels
+            .iter()
+            .map(|l| (l.key.as_str(), l.selectors, l.templates))
+            .collect();
+        assert_eq!(
+            labels,
+            [
+                ("team", true, true),
+                ("tier", false, true),
+                ("owner", false, false)
             ]
         );
     }
