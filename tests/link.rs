@@ -409,3 +409,27 @@ fn config_is_found_upward_with_rules_and_globs() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("expected off, info, warning or error"));
 }
+
+#[test]
+fn each_alternative_is_linked_with_its_own_file() {
+    let dir = tempfile::tempdir().unwrap();
+    // Two variants of one Service and its EndpointSlice; the second's slice names its port
+    // differently from the Service, so that port gets no endpoints.
+    let variant = |slice_port: &str| {
+        format!(
+            "apiVersion: v1\nkind: Service\nmetadata: {{name: db}}\nspec:\n  ports: [{{name: sql, port: 5432}}]\n---\n\
+             apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata:\n  name: db-1\n  labels: {{kubernetes.io/service-name: db}}\n\
+             addressType: IPv4\nports: [{{name: {slice_port}, port: 5432}}]\nendpoints: [{{addresses: [10.0.0.5]}}]\n"
+        )
+    };
+    std::fs::write(dir.path().join("db.yaml"), variant("sql")).unwrap();
+    std::fs::write(dir.path().join("db-legacy.yaml"), variant("postgres")).unwrap();
+    let out = run_in(dir.path(), &["check", "--format", "json", "."], None);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{v:#}");
+    let mismatch = find(&v, "endpoint-port-mismatch");
+    assert_eq!(mismatch.len(), 1, "{v:#}");
+    assert_eq!(mismatch[0]["file"], "./db-legacy.yaml");
+    assert!(find(&v, "duplicate-object").is_empty(), "{v:#}");
+    assert!(find(&v, "service-without-backends").is_empty(), "{v:#}");
+}

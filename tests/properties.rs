@@ -198,7 +198,10 @@ proptest! {
         // ask for dual-stack on any cluster.
         if which >= 3 && which != 4 && services[target].kind == 3 { return Ok(()) }
         text.replace_range(start..end, &block);
-        let compiled = compile_text("gen.yaml", &text, &Settings::default(), &LowerOptions::default()).unwrap();
+        // Declared: findings against the service CIDRs are errors only for a declared profile.
+        let mut settings = Settings::default();
+        settings.profile.service_cidrs_declared = true;
+        let compiled = compile_text("gen.yaml", &text, &settings, &LowerOptions::default()).unwrap();
         prop_assert!(compiled.plan.is_none(), "nothing may be emitted:\n{text}");
         let object = if which == 1 { format!("{name}X") } else { name.clone() };
         let hit = compiled.outcome.diagnostics.iter().any(|d| {
