@@ -279,7 +279,14 @@ fn files_are_apply_units_unless_declared_together() {
     ] {
         assert!(find(&v, rule).is_empty(), "{rule}: {v:#}");
     }
-    // Declared as applied together, they conflict as the API server says.
+    // Declared as applied together, they conflict as the API server says: on the command
+    // line, or in svcc.toml.
+    let out = run_in(
+        dir.path(),
+        &["check", "--format", "json", "--apply-together", "**", "deploy"],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1));
     std::fs::write(
         dir.path().join("svcc.toml"),
         "[files]\napply-together = [\"deploy/**\"]\n",

@@ -67,6 +67,10 @@ pub struct ClusterArgs {
     /// Configuration file [default: the nearest svcc.toml in this directory or a parent]
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Files applied together, checked as one unit (repeatable; `**` for the whole input)
+    /// [default: each file, and each kustomize root, is a unit]
+    #[arg(long, global = true, value_name = "GLOB")]
+    pub apply_together: Vec<String>,
     /// When to use colours in human output
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,

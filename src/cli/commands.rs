@@ -77,6 +77,9 @@ pub fn resolve_settings(cluster: &ClusterArgs) -> Result<Settings, ConfigError> 
         }
     }
     let flag = "command line";
+    if !cluster.apply_together.is_empty() {
+        settings.apply_together = cluster.apply_together.clone();
+    }
     if !cluster.service_cidr.is_empty() {
         settings.profile.service_cidrs = config::parse_service_cidrs(&cluster.service_cidr, flag)?;
         settings.profile.service_cidrs_declared = true;
