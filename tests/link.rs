@@ -283,7 +283,14 @@ fn files_are_apply_units_unless_declared_together() {
     // line, or in svcc.toml.
     let out = run_in(
         dir.path(),
-        &["check", "--format", "json", "--apply-together", "**", "deploy"],
+        &[
+            "check",
+            "--format",
+            "json",
+            "--apply-together",
+            "**",
+            "deploy",
+        ],
         None,
     );
     assert_eq!(out.status.code(), Some(1));

@@ -79,6 +79,7 @@ fn a_repository_root_passes_with_notes_and_counts() {
                 "./ipv6/service-v6.yaml"
             ),
             ("template-skipped", "info", "./templated/deployment.yaml"),
+            ("template-skipped", "info", "./templated/service.yaml"),
             ("helm-chart-skipped", "info", "./charts/web/Chart.yaml"),
         ],
         "{v:#}"
@@ -87,14 +88,14 @@ fn a_repository_root_passes_with_notes_and_counts() {
     assert_eq!(summary["files"], 15, "{summary}");
     assert_eq!(
         summary["not_checked"],
-        serde_json::json!({"not_kubernetes": 5, "templates": 0, "helm_charts": 1, "kustomize": 6})
+        serde_json::json!({"not_kubernetes": 5, "templates": 1, "helm_charts": 1, "kustomize": 6})
     );
     // The human report says what was left out.
     let out = svcc_in(&root().join("corpus/repo"), &["check", "."]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         text.contains(
-            "not checked: 5 files that are not Kubernetes, 1 Helm chart, 6 kustomize files\n"
+            "not checked: 5 files that are not Kubernetes, 1 template, 1 Helm chart, 6 kustomize files\n"
         ),
         "{text}"
     );

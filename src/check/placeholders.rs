@@ -10,6 +10,9 @@ use crate::diag::Diagnostic;
 use crate::source::{FileId, SourceMap};
 use std::collections::BTreeMap;
 
+/// The rule of the notes about templates.
+const NOTE: &str = "template-skipped";
+
 /// Template markers: `{{ … }}` (Go, Helm, Jinja) and `${…}` (shell, envsubst).
 fn is_placeholder(text: &str) -> bool {
     text.contains("{{") || text.contains("${")
@@ -21,7 +24,8 @@ pub fn replace(all: &mut Vec<(Option<usize>, Diagnostic)>, sources: &SourceMap) 
     let mut first: BTreeMap<FileId, (Diagnostic, usize)> = BTreeMap::new();
     all.retain(|(_, d)| {
         let file = sources.get(d.span.file);
-        let on_placeholder = file.walked && is_placeholder(file.slice(d.span));
+        // The loader's own note about a template file is not a finding on a placeholder.
+        let on_placeholder = file.walked && d.rule != NOTE && is_placeholder(file.slice(d.span));
         if on_placeholder {
             let entry = first.entry(d.span.file).or_insert_with(|| (d.clone(), 0));
             if d.span.start < entry.0.span.start {
@@ -42,7 +46,7 @@ pub fn replace(all: &mut Vec<(Option<usize>, Diagnostic)>, sources: &SourceMap) 
         all.push((
             None,
             Diagnostic::new(
-                "template-skipped",
+                NOTE,
                 d.span,
                 format!("`{shown}` is a template placeholder: {findings}"),
             )

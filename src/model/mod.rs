@@ -383,7 +383,9 @@ fn type_meta(
             {
                 d = d.label(format!("{missing} missing in the object `{}`", n.value));
             }
-            if a.is_none() && k.is_none() {
+            // With neither, or without `metadata`, the document is not meant as an object
+            // (a Helm `Chart.yaml` has an `apiVersion`, a kustomization may have a `kind`).
+            if (a.is_none() && k.is_none()) || root.get("metadata").is_none() {
                 not_objects.push(d);
             } else {
                 out.push(d);

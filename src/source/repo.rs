@@ -27,10 +27,32 @@ pub fn is_kustomization_file(path: &Path) -> bool {
         .is_some_and(|n| KUSTOMIZATION_FILES.contains(&n))
 }
 
-/// The `Chart.yaml` of a Helm chart directory, if `dir` is one.
+/// The file that marks `dir` as a Helm chart, if it is one: `Chart.yaml`, or, for charts
+/// whose `Chart.yaml` is generated at release time, a `templates/` directory beside a
+/// `values.yaml` or a `Chart.*.yaml`.
 pub fn chart_file(dir: &Path) -> Option<PathBuf> {
     let file = dir.join("Chart.yaml");
-    file.is_file().then_some(file)
+    if file.is_file() {
+        return Some(file);
+    }
+    if !dir.join("templates").is_dir() {
+        return None;
+    }
+    let values = dir.join("values.yaml");
+    if values.is_file() {
+        return Some(values);
+    }
+    let mut generated: Vec<PathBuf> = std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("Chart.") && n.ends_with(".yaml"))
+        })
+        .collect();
+    generated.sort();
+    generated.into_iter().next()
 }
 
 /// Whether a directory is a Helm chart.
@@ -151,6 +173,17 @@ impl Kustomization {
                 }
             }
         }
+        // Generator inputs: `files` entries are `path` or `key=path`.
+        for key in ["configMapGenerator", "secretGenerator"] {
+            for item in root.get(key).map_or(&[][..], Node::as_seq) {
+                let files =
+                    strings(item.get("files")).map(|f| f.rsplit_once('=').map_or(f, |(_, p)| p));
+                let envs = strings(item.get("envs")).chain(item.get("env").and_then(Node::as_str));
+                for f in files.chain(envs) {
+                    k.fragments.push(normalize(&k.dir.join(f)));
+                }
+            }
+        }
         if let Some(p) = root
             .get("openapi")
             .and_then(|o| o.get("path"))
@@ -257,6 +290,10 @@ patches:
 patchesJson6902:
   - path: ops.yaml
 configurations: [names.yaml]
+configMapGenerator:
+  - name: conf
+    files: [app.yaml, extra=more.yaml]
+    envs: [vars.env]
 commonLabels: {team: shop}
 labels:
   - pairs: {tier: api}
@@ -293,7 +330,10 @@ labels:
                 "deploy/overlays/prod/replicas.yaml",
                 "deploy/overlays/prod/names.yaml",
                 "deploy/overlays/prod/patch-svc.yaml",
-                "deploy/overlays/prod/ops.yaml"
+                "deploy/overlays/prod/ops.yaml",
+                "deploy/overlays/prod/app.yaml",
+                "deploy/overlays/prod/more.yaml",
+                "deploy/overlays/prod/vars.env"
             ]
         );
         let labels: Vec<(&str, bool, bool)> = k
