@@ -108,6 +108,68 @@ fn endpoints_name_mismatch_reports_both_objects() {
     assert!(ep[0]["help"].as_str().unwrap().contains("svc-ep"));
 }
 
+/// Selector-less Services and Endpoints named in `services` and `endpoints`.
+fn services_and_endpoints(services: &[&str], endpoints: &[&str]) -> String {
+    let mut out = String::new();
+    for s in services {
+        out.push_str(&format!(
+            "---\napiVersion: v1\nkind: Service\nmetadata: {{name: {s}}}\nspec:\n  ports: [{{port: 80}}]\n"
+        ));
+    }
+    for e in endpoints {
+        out.push_str(&format!(
+            "---\napiVersion: v1\nkind: Endpoints\nmetadata: {{name: {e}}}\n\
+             subsets: [{{addresses: [{{ip: 10.1.0.5}}], ports: [{{port: 80}}]}}]\n"
+        ));
+    }
+    out
+}
+
+// See: issue #13. With several Services without backends and several orphans, an unrelated
+// name is not offered as "meant for this one"; a similar name is.
+#[test]
+fn orphans_and_backendless_services_pair_only_on_evidence() {
+    let input = services_and_endpoints(&["billing", "search"], &["ledger-db", "metrics"]);
+    let (_, v) = check_json(&["-"], Some(&input));
+    for rule in ["service-without-backends", "orphan-endpoints"] {
+        let d = find(&v, rule);
+        assert_eq!(d.len(), 2, "{v:#}");
+        for d in d {
+            assert!(d["related"].as_array().unwrap().is_empty(), "{rule}: {d:#}");
+        }
+    }
+    let input = services_and_endpoints(&["billing", "search"], &["biling", "metrics"]);
+    let (_, v) = check_json(&["-"], Some(&input));
+    let svc = find(&v, "service-without-backends");
+    let billing = svc
+        .iter()
+        .find(|d| d["object"]["name"] == "billing")
+        .unwrap();
+    assert!(
+        billing["help"]
+            .as_str()
+            .unwrap()
+            .contains("rename it to `billing`"),
+        "{v:#}"
+    );
+    let search = svc
+        .iter()
+        .find(|d| d["object"]["name"] == "search")
+        .unwrap();
+    assert!(search["related"].as_array().unwrap().is_empty(), "{v:#}");
+    let ep = find(&v, "orphan-endpoints");
+    let biling = ep.iter().find(|d| d["object"]["name"] == "biling").unwrap();
+    assert_eq!(
+        biling["help"], "name it after the Service it backs: `billing`",
+        "{v:#}"
+    );
+    let metrics = ep
+        .iter()
+        .find(|d| d["object"]["name"] == "metrics")
+        .unwrap();
+    assert!(metrics["related"].as_array().unwrap().is_empty(), "{v:#}");
+}
+
 #[test]
 fn selector_matches_nothing_names_the_near_miss() {
     let (code, v) = check_json(&["corpus/seed/bad/selector-matches-nothing.yaml"], None);
@@ -126,6 +188,70 @@ fn selector_matches_nothing_names_the_near_miss() {
         .unwrap()
         .contains("app: myapp"));
     assert_eq!(d[0]["help"], "did you mean `app: myapp`?");
+}
+
+/// A Service selecting `selector` and a Deployment whose pods carry `labels` (flow maps).
+fn selector_and_workload(selector: &str, labels: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: Service\nmetadata: {{name: svc}}\nspec:\n  selector: {selector}\n  \
+         ports: [{{port: 80}}]\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: work}}\n\
+         spec:\n  selector: {{matchLabels: {labels}}}\n  template:\n    metadata: {{labels: {labels}}}\n    \
+         spec:\n      containers: [{{name: c, image: nginx}}]\n"
+    )
+}
+
+// See: issue #13 (`app: zk` was offered `app: echoheaders` as a near miss).
+#[test]
+fn a_shared_label_key_alone_is_no_near_miss() {
+    let input = selector_and_workload("{app: zk}", "{app: echoheaders}");
+    let (_, v) = check_json(&["-"], Some(&input));
+    let d = find(&v, "selector-matches-nothing");
+    assert_eq!(d.len(), 1, "{v:#}");
+    assert!(d[0]["related"].as_array().unwrap().is_empty(), "{v:#}");
+    let help = d[0]["help"].as_str().unwrap();
+    assert!(!help.contains("did you mean"), "{help}");
+    assert_eq!(at(d[0]), (5, 13), "points at the selector");
+    // Agreeing on half the selector is not enough either.
+    let input = selector_and_workload("{app: web, tier: frontend}", "{app: web, tier: backend}");
+    let (_, v) = check_json(&["-"], Some(&input));
+    let d = find(&v, "selector-matches-nothing");
+    assert!(d[0]["related"].as_array().unwrap().is_empty(), "{v:#}");
+}
+
+#[test]
+fn near_misses_are_typos_or_agree_on_most_of_the_selector() {
+    // A key within a small edit distance, with the same value.
+    let input = selector_and_workload("{ap: web}", "{app: web}");
+    let (_, v) = check_json(&["-"], Some(&input));
+    let d = find(&v, "selector-matches-nothing");
+    assert_eq!(d[0]["help"], "did you mean `app: web`?", "{v:#}");
+    assert_eq!(at(d[0]), (5, 14), "points at the key `ap`");
+    // Most pairs equal, one value far off.
+    let input = selector_and_workload(
+        "{app: web, tier: frontend, track: stable}",
+        "{app: web, tier: frontend, track: canary}",
+    );
+    let (_, v) = check_json(&["-"], Some(&input));
+    let d = find(&v, "selector-matches-nothing");
+    assert_eq!(d[0]["help"], "did you mean `track: canary`?", "{v:#}");
+    assert!(d[0]["related"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("Deployment `work` has `track: canary`"));
+    // Most pairs equal, one key absent from the pod labels.
+    let input = selector_and_workload(
+        "{app: web, tier: frontend, env: prod}",
+        "{app: web, tier: frontend}",
+    );
+    let (_, v) = check_json(&["-"], Some(&input));
+    let d = find(&v, "selector-matches-nothing");
+    let related = d[0]["related"][0]["message"].as_str().unwrap();
+    assert!(related.contains("but no `env`"), "{v:#}");
+    assert_eq!(d[0]["related"][0]["line"], 14, "the pod template's labels");
+    assert!(d[0]["help"]
+        .as_str()
+        .unwrap()
+        .contains("add the label `env`"));
 }
 
 #[test]
