@@ -487,3 +487,23 @@ fn config_is_found_upward_with_rules_and_globs() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("expected off, info, warning or error"));
 }
+
+// See: issue #13 ("Service the unnamed port (TCP) has no matching port in its endpoints").
+#[test]
+fn endpoint_port_mismatch_names_the_port_and_the_service() {
+    let input = "apiVersion: v1\nkind: Service\nmetadata: {name: legacy}\nspec:\n  ports: [{port: 80}]\n---\napiVersion: v1\nkind: Endpoints\nmetadata: {name: legacy}\nsubsets: [{addresses: [{ip: 10.1.0.5}], ports: [{name: web, port: 80}]}]\n";
+    let (_, v) = check_json(&["-"], Some(input));
+    let d = find(&v, "endpoint-port-mismatch");
+    assert_eq!(d.len(), 1, "{v:#}");
+    assert_eq!(
+        d[0]["message"],
+        "the unnamed Service port (TCP) has no matching port in the endpoints of Service `legacy`"
+    );
+    assert_eq!(d[0]["path"], "spec.ports[0]", "no `name` field to point at");
+    let named = input.replace("ports: [{port: 80}]", "ports: [{name: http, port: 80}]");
+    let (_, v) = check_json(&["-"], Some(&named));
+    assert_eq!(
+        find(&v, "endpoint-port-mismatch")[0]["message"],
+        "Service port `http` (TCP) has no matching port in the endpoints of Service `legacy`"
+    );
+}

@@ -313,9 +313,9 @@ fn check_port_names(
         }
         let (first, e) = available[0];
         let shown = if name.is_empty() {
-            "the unnamed port".to_owned()
+            "the unnamed Service port".to_owned()
         } else {
-            format!("port `{name}`")
+            format!("Service port `{name}`")
         };
         let theirs: Vec<String> = available
             .iter()
@@ -330,11 +330,11 @@ fn check_port_names(
         f.add(i, objects, Diagnostic::new(
             "endpoint-port-mismatch",
             port.name.as_ref().map_or(port.span, |n| n.span),
-            format!("Service {shown} ({}) has no matching port in its endpoints", port.protocol.value),
+            format!("{shown} ({}) has no matching port in the endpoints of Service `{}`", port.protocol.value, o.name()),
         )
         .label(format!("endpoint ports: {}", theirs.join(", ")))
         .related(first.span, format!("ports of {}", describe(&objects[e])))
-        .path(format!("spec.ports[{p}].name"))
+        .path(if port.name.is_some() { format!("spec.ports[{p}].name") } else { format!("spec.ports[{p}]") })
         .help("endpoint ports are matched to Service ports by name and protocol; traffic to this port is rejected"));
     }
 }
