@@ -168,8 +168,61 @@ fn json_shape_is_exact() {
         .collect();
     assert_eq!(
         summary,
-        ["files", "documents", "objects", "errors", "warnings"]
+        [
+            "files",
+            "documents",
+            "objects",
+            "errors",
+            "warnings",
+            "unreadable"
+        ]
     );
+}
+
+// See: issue #13 (`svcc check /nonexistent` printed "no problems found", then the error).
+#[test]
+fn unreadable_inputs_are_never_reported_as_clean() {
+    let missing = "does/not/exist.yaml";
+    let good = "corpus/seed/good/deploy.yaml";
+    for format in ["human", "short", "json", "sarif", "github"] {
+        let out = svcc(&["check", "--format", format, missing, good]);
+        assert_eq!(out.status.code(), Some(2), "{format}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(missing), "{format}: {stderr}");
+        let t = text(&out);
+        assert!(!t.contains("no problems found"), "{format}: {t}");
+        match format {
+            "human" => assert!(
+                t.ends_with(&format!(
+                    "error: could not read {missing}: No such file or directory (os error 2); \
+                     nothing found in the 1 file (1 object) read\n"
+                )),
+                "{t}"
+            ),
+            "short" => assert!(t.is_empty(), "{t}"),
+            "json" => assert_eq!(json(&out)["summary"]["unreadable"], 1),
+            "sarif" => {
+                let run = &json(&out)["runs"][0];
+                assert_eq!(run["invocations"][0]["executionSuccessful"], false);
+                let text =
+                    &run["invocations"][0]["toolExecutionNotifications"][0]["message"]["text"];
+                assert!(text.as_str().unwrap().contains(missing), "{run:#}");
+            }
+            "github" => assert!(
+                t.contains(&format!("::error title=svcc::could not read {missing}")),
+                "{t}"
+            ),
+            _ => unreachable!(),
+        }
+    }
+    // Nothing readable at all: nothing was checked.
+    let out = svcc(&["check", missing]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).contains("nothing was checked"), "{}", text(&out));
+    // A readable, clean input keeps its summary and no `unreadable` notification.
+    let out = svcc(&["check", "--format", "sarif", good]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(json(&out)["runs"][0].get("invocations").is_none());
 }
 
 #[test]

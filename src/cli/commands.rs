@@ -143,11 +143,13 @@ fn check(cluster: &ClusterArgs, args: &CheckArgs) -> anyhow::Result<ExitCode> {
         args.paths.clone()
     };
     let outcome = pipeline::check_paths(&paths, &settings)?;
+    let unreadable: Vec<String> = outcome.errors.iter().map(|e| e.to_string()).collect();
     let report = Report {
         diagnostics: &outcome.diagnostics,
         sources: &outcome.sources,
         summary: outcome.summary,
         color: use_color(cluster.color),
+        unreadable: &unreadable,
     };
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());

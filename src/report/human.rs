@@ -311,7 +311,8 @@ impl miette::Diagnostic for Note {
 }
 
 /// `error: 3 errors, 1 warning in 2 files (5 objects)`, or
-/// `checked 12 files (20 objects): no problems found`.
+/// `checked 12 files (20 objects): no problems found`, or, when inputs could not be read,
+/// `error: could not read x.yaml: …; nothing found in the 2 files (3 objects) read`.
 fn summary_line(report: &Report) -> String {
     let s = &report.summary;
     let scope = format!(
@@ -342,13 +343,35 @@ fn summary_line(report: &Report) -> String {
     } else {
         None
     };
-    match worst {
-        Some((word, style)) => format!(
+    // Inputs that could not be read make the run incomplete: never "no problems found".
+    let unreadable = match report.unreadable {
+        [] => None,
+        [one] => Some(format!("could not read {one}")),
+        [first, rest @ ..] => Some(format!(
+            "could not read {first} and {}",
+            plural(rest.len(), "more input", "more inputs")
+        )),
+    };
+    match (unreadable, worst) {
+        (Some(unread), Some(_)) => format!(
+            "{}: {unread}; {} in {scope}{suppressed}",
+            paint("error", "1;31", report.color),
+            counts.join(", ")
+        ),
+        (Some(unread), None) if s.files == 0 => format!(
+            "{}: {unread}; nothing was checked{suppressed}",
+            paint("error", "1;31", report.color),
+        ),
+        (Some(unread), None) => format!(
+            "{}: {unread}; nothing found in the {scope} read{suppressed}",
+            paint("error", "1;31", report.color),
+        ),
+        (None, Some((word, style))) => format!(
             "{}: {} in {scope}{suppressed}",
             paint(word, style, report.color),
             counts.join(", ")
         ),
-        None => format!("checked {scope}: no problems found{suppressed}"),
+        (None, None) => format!("checked {scope}: no problems found{suppressed}"),
     }
 }
 
@@ -461,6 +484,7 @@ spec:
             sources: &sources,
             summary,
             color,
+            unreadable: &[],
         };
         let mut out = Vec::new();
         write(&report, &mut out).unwrap();
@@ -591,6 +615,7 @@ spec:
             sources: &sources,
             summary: Summary::default(),
             color: false,
+            unreadable: &[],
         };
         let mut out = Vec::new();
         write(&report, &mut out).unwrap();
@@ -626,7 +651,8 @@ spec:
                 diagnostics: &[],
                 sources: &sources(),
                 summary: mixed,
-                color: false
+                color: false,
+                unreadable: &[]
             }),
             "error: 3 errors, 1 warning in 2 files (5 objects)"
         );
@@ -643,9 +669,53 @@ spec:
                 diagnostics: &[],
                 sources: &sources(),
                 summary: warned,
-                color: false
+                color: false,
+                unreadable: &[]
             }),
             "warning: 2 warnings, 1 info in 1 file (1 object), 4 suppressed"
+        );
+    }
+
+    // See: issue #13 (`svcc check /nonexistent` said "no problems found").
+    #[test]
+    fn unreadable_inputs_are_never_clean() {
+        let line = |summary: Summary, unreadable: &[String]| {
+            summary_line(&Report {
+                diagnostics: &[],
+                sources: &sources(),
+                summary,
+                color: false,
+                unreadable,
+            })
+        };
+        let missing = ["/nonexistent: No such file or directory (os error 2)".to_owned()];
+        assert_eq!(
+            line(Summary::default(), &missing),
+            "error: could not read /nonexistent: No such file or directory (os error 2); \
+             nothing was checked"
+        );
+        let read = Summary {
+            files: 2,
+            objects: 3,
+            ..Summary::default()
+        };
+        let two = [
+            missing[0].clone(),
+            "b.yaml: file is larger than 10 bytes".to_owned(),
+        ];
+        assert_eq!(
+            line(read, &two),
+            "error: could not read /nonexistent: No such file or directory (os error 2) and 1 \
+             more input; nothing found in the 2 files (3 objects) read"
+        );
+        let warned = Summary {
+            warnings: 1,
+            ..read
+        };
+        assert_eq!(
+            line(warned, &missing[..]),
+            "error: could not read /nonexistent: No such file or directory (os error 2); \
+             1 warning in 2 files (3 objects)"
         );
     }
 }
