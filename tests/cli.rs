@@ -507,3 +507,54 @@ fn directories_skip_hidden_and_non_manifests() {
         Some(1)
     );
 }
+
+// See: issue #13 (a binary `.yaml` dumped NUL bytes and escape sequences to the terminal).
+#[test]
+fn control_characters_from_the_input_are_never_written_raw() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let files: [(&str, &[u8]); 3] = [
+        // Raw controls in a plain scalar, then invalid UTF-8 next to a NUL.
+        (
+            "raw.yaml",
+            b"apiVersion: v1\nkind: Service\nmetadata:\n  name: a\x00b\x1b[31mred\n",
+        ),
+        (
+            "binary.yaml",
+            b"apiVersion: v1\nkind: Serv\xff\xfe\x1b]0;title\x07ice\x00\x01\x9b\n",
+        ),
+        // Controls that YAML escapes put into a value, which messages quote.
+        (
+            "escaped.yaml",
+            b"apiVersion: v1\nkind: Service\nmetadata:\n  name: \"a\\e[31mred\\0x\\x9b\"\nspec:\n  ports: [{port: 80}]\n",
+        ),
+    ];
+    for (name, bytes) in files {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).expect("write input");
+        let path = path.to_str().expect("UTF-8 temp path");
+        for format in ["human", "short", "github", "json", "sarif"] {
+            let out = svcc(&["check", "--color", "never", "--format", format, path]);
+            assert_eq!(out.status.code(), Some(1), "{name} {format}");
+            for stream in [&out.stdout, &out.stderr] {
+                let bad = stream
+                    .iter()
+                    .find(|b| (**b < 0x20 && !b"\n\t".contains(b)) || **b == 0x7f);
+                assert!(
+                    bad.is_none(),
+                    "{name} {format}: raw byte {bad:?} in\n{}",
+                    String::from_utf8_lossy(stream)
+                );
+                let text = String::from_utf8(stream.clone()).expect("valid UTF-8 output");
+                // JSON escapes C0 controls only; a C1 control is a valid JSON character.
+                if !["json", "sarif"].contains(&format) {
+                    assert!(!text.contains('\u{9b}'), "{name} {format}: C1 control");
+                }
+            }
+        }
+        let human = text(&svcc(&["check", "--color", "never", path]));
+        assert!(
+            human.contains('\u{2400}') || human.contains('\u{241b}'),
+            "{human}"
+        );
+    }
+}

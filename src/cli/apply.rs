@@ -183,7 +183,8 @@ fn once(
     };
     let outcome = &compiled.outcome;
     for e in &outcome.errors {
-        eprintln!("svcc: error: {e}");
+        let e = e.to_string();
+        eprintln!("svcc: error: {}", crate::report::printable::printable(&e));
     }
     let Some(plan) = &compiled.plan else {
         let errors: Vec<_> = outcome

@@ -156,7 +156,8 @@ fn check(cluster: &ClusterArgs, args: &CheckArgs) -> anyhow::Result<ExitCode> {
     crate::timing::stage("report", || report::write(args.format, &report, &mut out))?;
     out.flush()?;
     for e in &outcome.errors {
-        eprintln!("svcc: error: {e}");
+        let e = e.to_string();
+        eprintln!("svcc: error: {}", crate::report::printable::printable(&e));
     }
     let code = exit_code(&outcome, args.deny_warnings);
     // Freeing every tree of a large run takes longer than the process exit does.
@@ -196,7 +197,8 @@ fn graph(cluster: &ClusterArgs, args: &super::args::GraphArgs) -> anyhow::Result
     };
     let outcome = pipeline::check_paths(&paths, &settings)?;
     for e in &outcome.errors {
-        eprintln!("svcc: error: {e}");
+        let e = e.to_string();
+        eprintln!("svcc: error: {}", crate::report::printable::printable(&e));
     }
     if outcome.summary.errors > 0 {
         eprintln!(

@@ -69,7 +69,8 @@ pub fn run(cluster: &ClusterArgs, args: &CompileArgs) -> anyhow::Result<ExitCode
         report::write(args.format, &report, &mut err)?;
     }
     for e in &outcome.errors {
-        eprintln!("svcc: error: {e}");
+        let e = e.to_string();
+        eprintln!("svcc: error: {}", crate::report::printable::printable(&e));
     }
     let pipeline::Compiled { outcome, plan } = compiled;
     let Some(plan) = plan else {

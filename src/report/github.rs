@@ -45,8 +45,11 @@ pub fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     Ok(())
 }
 
+/// The runner's escapes, on text made printable first (a control character from the input
+/// would reach the log raw).
 fn escape_data(s: &str) -> String {
-    s.replace('%', "%25")
+    super::printable::printable(s)
+        .replace('%', "%25")
         .replace('\r', "%0D")
         .replace('\n', "%0A")
 }

@@ -8,15 +8,18 @@
 //! closes the report.
 //!
 //! Output is deterministic: fixed width, no terminal links, no syntax highlighting, and no escape
-//! sequence at all unless `Report::color` is set.
+//! sequence at all unless `Report::color` is set. Text from the input (excerpts, file names,
+//! quoted values) never reaches the terminal raw: see [`super::printable`].
 
+use super::printable::{printable, Excerpt};
 use super::Report;
 use crate::diag::{Diagnostic, Severity};
-use crate::source::{SourceFile, Span};
+use crate::source::{FileId, SourceFile, Span};
 use miette::{
     GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteError, MietteSpanContents,
     SourceCode, SourceSpan, SpanContents,
 };
+use std::collections::HashMap;
 use std::fmt;
 use std::io::{self, Write};
 use std::sync::Arc;
@@ -30,8 +33,9 @@ const MAX_SPAN_LINES: usize = 6;
 
 pub fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     let handler = handler(report.color);
+    let mut excerpts = Excerpts::default();
     for d in report.diagnostics.iter().take(MAX_DRAWN) {
-        let text = render(&handler, report, d)?;
+        let text = render(&handler, report, &mut excerpts, d)?;
         out.write_all(text.as_bytes())?;
         writeln!(out)?;
     }
@@ -68,27 +72,47 @@ fn handler(color: bool) -> GraphicalReportHandler {
         .with_show_related_as_nested(true)
 }
 
+/// The files excerpts are drawn from, each made printable once ([`Excerpt`]).
+#[derive(Default)]
+struct Excerpts(HashMap<FileId, Arc<Excerpt>>);
+
+impl Excerpts {
+    fn get(&mut self, report: &Report, file: FileId) -> Arc<Excerpt> {
+        Arc::clone(
+            self.0
+                .entry(file)
+                .or_insert_with(|| Arc::new(Excerpt::new(report.sources.get(file)))),
+        )
+    }
+}
+
 /// One diagnostic, ending with a newline.
-fn render(handler: &GraphicalReportHandler, report: &Report, d: &Diagnostic) -> io::Result<String> {
-    let file = report.sources.get(d.span.file);
+fn render(
+    handler: &GraphicalReportHandler,
+    report: &Report,
+    excerpts: &mut Excerpts,
+    d: &Diagnostic,
+) -> io::Result<String> {
+    let shown = excerpts.get(report, d.span.file);
+    let file = &shown.file;
     let mut labels = vec![LabeledSpan::new_primary_with_span(
-        Some(d.label.as_deref().unwrap_or(&d.message).to_owned()),
-        display_span(file, d.span),
+        Some(printable(d.label.as_deref().unwrap_or(&d.message)).into_owned()),
+        display_span(file, shown.span(d.span)),
     )];
     let mut notes = Vec::new();
     for r in &d.related {
         if r.span.file == d.span.file {
             labels.push(LabeledSpan::new_with_span(
-                Some(r.message.clone()),
-                display_span(file, r.span),
+                Some(printable(&r.message).into_owned()),
+                display_span(file, shown.span(r.span)),
             ));
         } else {
-            let other = report.sources.get(r.span.file);
-            let span = display_span(other, r.span);
+            let other = excerpts.get(report, r.span.file);
+            let span = display_span(&other.file, other.span(r.span));
             notes.push(Note {
-                message: r.message.clone(),
+                message: printable(&r.message).into_owned(),
                 span,
-                source: FileSource::new(other, &[span]),
+                source: FileSource::new(&other.file, &[span]),
             });
         }
     }
@@ -135,11 +159,11 @@ fn footer(d: &Diagnostic, color: bool) -> String {
     let mut text = String::new();
     if let Some(path) = &d.path {
         text.push_str(" at ");
-        text.push_str(path);
+        text.push_str(&printable(path));
     }
     if let Some(object) = &d.object {
         text.push_str(" in ");
-        text.push_str(&object.to_string());
+        text.push_str(&printable(&object.to_string()));
     }
     if text.is_empty() {
         return text;
@@ -234,7 +258,7 @@ struct Adapter<'a> {
 
 impl fmt::Display for Adapter<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.diag.message)
+        f.write_str(&printable(&self.diag.message))
     }
 }
 
@@ -256,7 +280,7 @@ impl miette::Diagnostic for Adapter<'_> {
         self.diag
             .help
             .as_ref()
-            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
+            .map(|h| Box::new(printable(h)) as Box<dyn fmt::Display>)
     }
 
     fn source_code(&self) -> Option<&dyn SourceCode> {
@@ -346,9 +370,10 @@ fn summary_line(report: &Report) -> String {
     // Inputs that could not be read make the run incomplete: never "no problems found".
     let unreadable = match report.unreadable {
         [] => None,
-        [one] => Some(format!("could not read {one}")),
+        [one] => Some(format!("could not read {}", printable(one))),
         [first, rest @ ..] => Some(format!(
-            "could not read {first} and {}",
+            "could not read {} and {}",
+            printable(first),
             plural(rest.len(), "more input", "more inputs")
         )),
     };

@@ -10,6 +10,7 @@
 pub mod github;
 pub mod human;
 pub mod json;
+pub mod printable;
 pub mod sarif;
 pub mod short;
 
