@@ -32,10 +32,13 @@ const WIDTH: usize = 100;
 const MAX_SPAN_LINES: usize = 6;
 
 pub fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
-    let handler = handler(report.color);
+    let handlers = Handlers {
+        wrapping: handler(report.color),
+        flat: handler(report.color).with_wrap_lines(false),
+    };
     let mut excerpts = Excerpts::default();
     for d in report.diagnostics.iter().take(MAX_DRAWN) {
-        let text = render(&handler, report, &mut excerpts, d)?;
+        let text = render(&handlers, report, &mut excerpts, d)?;
         out.write_all(text.as_bytes())?;
         writeln!(out)?;
     }
@@ -57,6 +60,14 @@ pub fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
 /// million documents would take minutes to draw); the summary still counts every finding.
 pub const MAX_DRAWN: usize = 1_000;
 
+/// The handler that draws findings, and the same without wrapping, which draws the notes of
+/// other files: miette wraps a nested note again as a whole, which would cut the path in its
+/// excerpt header; a note's lines (a short message, source lines) are not wrapped anyway.
+struct Handlers {
+    wrapping: GraphicalReportHandler,
+    flat: GraphicalReportHandler,
+}
+
 fn handler(color: bool) -> GraphicalReportHandler {
     let theme = if color {
         GraphicalTheme::unicode()
@@ -70,6 +81,11 @@ fn handler(color: bool) -> GraphicalReportHandler {
         .without_syntax_highlighting()
         .with_context_lines(1)
         .with_show_related_as_nested(true)
+        // Lines break at spaces only: a path, a label key or a quoted value is never cut (at a
+        // `/` or `-`, as the defaults would); a longer one runs past the width instead.
+        .with_word_separator(textwrap::WordSeparator::AsciiSpace)
+        .with_word_splitter(textwrap::WordSplitter::NoHyphenation)
+        .with_break_words(false)
 }
 
 /// The files excerpts are drawn from, each made printable once ([`Excerpt`]).
@@ -88,7 +104,7 @@ impl Excerpts {
 
 /// One diagnostic, ending with a newline.
 fn render(
-    handler: &GraphicalReportHandler,
+    handlers: &Handlers,
     report: &Report,
     excerpts: &mut Excerpts,
     d: &Diagnostic,
@@ -126,17 +142,19 @@ fn render(
     };
 
     // miette draws the related diagnostics right after the help; the footer belongs between the
-    // two, so render without them first and splice the footer in at that point.
-    let base = draw(handler, &adapter)?;
+    // two, so render without them first and splice the footer in at that point. The notes come
+    // from a drawing without wrapping (see [`Handlers`]).
+    let base = draw(&handlers.wrapping, &adapter)?;
     let footer = footer(d, report.color);
     if adapter.notes.is_empty() {
         return Ok(base + &footer);
     }
+    let flat_base = draw(&handlers.flat, &adapter)?;
     adapter.show_notes = true;
-    let full = draw(handler, &adapter)?;
-    Ok(match full.strip_prefix(base.as_str()) {
+    let flat_full = draw(&handlers.flat, &adapter)?;
+    Ok(match flat_full.strip_prefix(flat_base.as_str()) {
         Some(notes) => base + &footer + notes,
-        None => full + &footer,
+        None => flat_full + &footer,
     })
 }
 
@@ -570,6 +588,56 @@ spec:
             text.ends_with("error: 2 errors in 2 files (2 objects)\n"),
             "{text}"
         );
+    }
+
+    // See: issue #13 (the path of a note's excerpt was wrapped mid-name).
+    #[test]
+    fn long_paths_are_never_broken() {
+        let long = format!("{}service-{}.yaml", "manifests/".repeat(12), "x".repeat(17));
+        assert_eq!(long.len(), 150);
+        let mut sources = SourceMap::default();
+        sources.add(SourceFile::new("svc.yaml".into(), None, SVC.into()));
+        sources.add(SourceFile::new(long.clone(), None, DEPLOY.into()));
+        let d = Diagnostic::new(
+            "duplicate-port",
+            span_of(0, SVC, "40000"),
+            "a message long enough to be wrapped: the `kubernetes.io/service-name` label and \
+             the `spec.ports[0].targetPort` field are names, not words to split at a hyphen",
+        )
+        .label("here")
+        .related(
+            span_of(1, DEPLOY, "containerPort: 8080"),
+            "first defined here",
+        )
+        .help(
+            "see `very-long-directory-name/with-hyphens-and/slashes-in-it.yaml` for the rest of it",
+        );
+        for color in [false, true] {
+            let report = Report {
+                diagnostics: std::slice::from_ref(&d),
+                sources: &sources,
+                summary: Summary::default(),
+                color,
+                unreadable: &[],
+            };
+            let mut out = Vec::new();
+            write(&report, &mut out).unwrap();
+            let text = String::from_utf8(out).unwrap();
+            assert!(text.contains(&format!("{long}:11:15")), "{text}");
+            assert!(text.contains("`kubernetes.io/service-name`"), "{text}");
+            assert!(
+                text.contains("`very-long-directory-name/with-hyphens-and/slashes-in-it.yaml`"),
+                "{text}"
+            );
+            assert!(text.contains("first defined here"), "{text}");
+            // The other lines are still wrapped at the report's width.
+            let widest = text
+                .lines()
+                .filter(|l| !l.contains(&long))
+                .map(|l| l.chars().filter(|c| !c.is_control()).count())
+                .max();
+            assert!(widest.is_some_and(|w| w <= WIDTH + 12), "{text}");
+        }
     }
 
     #[test]
