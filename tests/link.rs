@@ -507,3 +507,35 @@ fn endpoint_port_mismatch_names_the_port_and_the_service() {
         "Service port `http` (TCP) has no matching port in the endpoints of Service `legacy`"
     );
 }
+
+// See: issue #13 (the related location was the pod template's `metadata:` line).
+#[test]
+fn target_port_findings_point_at_the_container_ports() {
+    let (_, v) = check_json(&["corpus/seed/bad/named-targetport-missing.yaml"], None);
+    let d = find(&v, "target-port-not-found");
+    assert_eq!(
+        (
+            d[0]["related"][0]["line"].as_u64(),
+            d[0]["related"][0]["column"].as_u64()
+        ),
+        (Some(17), Some(11)),
+        "the `ports:` key of the container: {v:#}"
+    );
+    // A numeric targetPort the containers do not declare: their `ports:`.
+    let workload = "apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n  selector: {app: web}\n  ports: [{port: 80, targetPort: 9000}]\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec:\n      initContainers:\n      - name: init\n        image: busybox\n      containers:\n      - name: app\n        image: nginx\n        ports:\n        - {name: http, containerPort: 8080}\n";
+    let (_, v) = check_json(&["-"], Some(workload));
+    let d = find(&v, "target-port-not-declared");
+    assert_eq!(d.len(), 1, "{v:#}");
+    assert_eq!(at(&d[0]["related"][0]), (22, 9), "{v:#}");
+    // A named targetPort and containers that declare no port at all: the `containers:` key.
+    let bare = workload
+        .replace("targetPort: 9000", "targetPort: http")
+        .replace(
+            "        ports:\n        - {name: http, containerPort: 8080}\n",
+            "",
+        );
+    let (_, v) = check_json(&["-"], Some(&bare));
+    let d = find(&v, "target-port-not-found");
+    assert_eq!(d.len(), 1, "{v:#}");
+    assert_eq!(at(&d[0]["related"][0]), (19, 7), "{v:#}");
+}

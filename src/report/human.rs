@@ -244,13 +244,18 @@ impl SourceCode for FileSource {
         let relative = SourceSpan::new((span.offset() - base).into(), span.len());
         let inner = rest.read_span(&relative, context_lines_before, context_lines_after)?;
         let data_span = SourceSpan::new((inner.span().offset() + base).into(), inner.span().len());
+        // miette merges two excerpts of a file into one when the first one's `line() +
+        // line_count()` reaches the second one's first line. Its own sources give an absolute
+        // line number as the count, which merges excerpts twenty lines apart into one long
+        // excerpt; the count of lines shown merges only excerpts that touch.
+        let shown_lines = inner.line_count().saturating_sub(inner.line());
         Ok(Box::new(MietteSpanContents::new_named(
             self.file.name.clone(),
             inner.data(),
             data_span,
             inner.line() + first_line,
             column - 1,
-            inner.line_count() + first_line,
+            shown_lines,
         )))
     }
 }

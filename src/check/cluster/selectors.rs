@@ -146,7 +146,10 @@ fn undeclared(
         Diagnostic::new("target-port-not-declared", span, format!("targetPort {number} is not a declared container port of the selected pods"))
             .label(format!("the containers declare {}", ports.join(", ")))
             .path(format!("spec.ports[{p}].targetPort"))
-            .related(wl.template.span, format!("pod template of {}", describe(&objects[w])))
+            .related(
+                wl.template.spec.ports_anchor().unwrap_or(wl.template.span),
+                format!("container ports of {}", describe(&objects[w])),
+            )
             .help("check the port number; container ports are informational, so traffic goes to this port even if nothing listens there"),
     )
 }
@@ -197,9 +200,9 @@ fn named_missing(
     for &w in missing.iter().take(3) {
         if let Some(wl) = objects[w].workload() {
             d = d.related(
-                wl.template.span,
+                wl.template.spec.ports_anchor().unwrap_or(wl.template.span),
                 format!(
-                    "pod template of {} has no port `{name}`/{protocol}",
+                    "{} has no container port `{name}`/{protocol}",
                     describe(&objects[w])
                 ),
             );
