@@ -539,3 +539,57 @@ fn target_port_findings_point_at_the_container_ports() {
     assert_eq!(d.len(), 1, "{v:#}");
     assert_eq!(at(&d[0]["related"][0]), (19, 7), "{v:#}");
 }
+
+// See: issue #13 (`tolerate-unready-endpoints` on real StatefulSet Services does nothing).
+#[test]
+fn removed_service_annotations_name_their_replacement() {
+    let svc = |annotations: &str, spec: &str| {
+        format!(
+            "apiVersion: v1\nkind: Service\nmetadata:\n  name: db\n  annotations:\n{annotations}spec:\n  \
+             type: LoadBalancer\n{spec}  selector: {{app: db}}\n  ports: [{{port: 80}}]\n"
+        )
+    };
+    let input = svc(
+        "    service.alpha.kubernetes.io/tolerate-unready-endpoints: \"true\"\n    \
+         service.beta.kubernetes.io/external-traffic: OnlyLocal\n    \
+         service.beta.kubernetes.io/healthcheck-nodeport: \"32000\"\n",
+        "",
+    );
+    let (code, v) = check_json(&["-"], Some(&input));
+    assert_eq!(code, Some(0), "warnings only: {v:#}");
+    let d = find(&v, "ineffective-annotation");
+    assert_eq!(d.len(), 3, "{v:#}");
+    assert_eq!(d[0]["severity"], "warning");
+    assert_eq!(at(d[0]), (6, 5), "the annotation's key");
+    assert_eq!(
+        d[0]["path"],
+        "metadata.annotations[service.alpha.kubernetes.io/tolerate-unready-endpoints]"
+    );
+    assert!(d[0]["help"]
+        .as_str()
+        .unwrap()
+        .starts_with("set `spec.publishNotReadyAddresses: true`"));
+    assert_eq!(
+        d[1]["help"],
+        "use `spec.externalTrafficPolicy: Local`, and remove the annotation"
+    );
+    assert_eq!(
+        d[2]["help"],
+        "use `spec.healthCheckNodePort: 32000`, and remove the annotation"
+    );
+    // When the field already does the job, the annotation is only to be removed.
+    let input = svc(
+        "    service.alpha.kubernetes.io/tolerate-unready-endpoints: \"true\"\n",
+        "  publishNotReadyAddresses: true\n",
+    );
+    let (_, v) = check_json(&["-"], Some(&input));
+    let d = find(&v, "ineffective-annotation");
+    assert!(
+        d[0]["help"].as_str().unwrap().starts_with("remove it"),
+        "{v:#}"
+    );
+    // A deprecated annotation that still works is not this rule's business.
+    let input = svc("    service.kubernetes.io/topology-aware-hints: Auto\n", "");
+    let (_, v) = check_json(&["-"], Some(&input));
+    assert!(find(&v, "ineffective-annotation").is_empty(), "{v:#}");
+}
