@@ -558,3 +558,83 @@ fn control_characters_from_the_input_are_never_written_raw() {
         );
     }
 }
+
+// See: issue #13 (compiling manifests from Git gave a ruleset in which every Service rejects,
+// without a word).
+#[test]
+fn compiling_an_input_without_endpoints_says_so_once() {
+    let git = [
+        "corpus/seed/good/deploy.yaml",
+        "corpus/seed/good/svc-clusterip.yaml",
+        "corpus/seed/good/svc-nodeport.yaml",
+        "corpus/seed/good/svc-headless.yaml",
+    ];
+    let run = |extra: &[&str]| {
+        let mut args = vec!["compile", "--target", "nft", "--format", "short"];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&git);
+        svcc(&args)
+    };
+    let out = run(&[]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "a warning: the ruleset is still written"
+    );
+    assert!(text(&out).contains("add table ip svcc"), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let hits: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("no-endpoints-in-input"))
+        .collect();
+    assert_eq!(hits.len(), 1, "{stderr}");
+    assert_eq!(
+        hits[0],
+        "corpus/seed/good/svc-clusterip.yaml:5:9: warning[no-endpoints-in-input]: the input has no \
+         endpoints (no EndpointSlice, Endpoints or Pod with a `podIP`): 3 Services get no backends"
+    );
+    // The help says how to give endpoints.
+    let out = svcc(&[
+        "compile", "--target", "nft", "--format", "json", git[0], git[1],
+    ]);
+    let errs: serde_json::Value = serde_json::from_slice(&out.stderr).expect("JSON on stderr");
+    let d = errs["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["rule"] == "no-endpoints-in-input")
+        .expect("the finding");
+    assert_eq!(d["path"], "metadata.name");
+    let help = d["help"].as_str().unwrap();
+    assert!(
+        help.contains("kubectl get endpointslices -A -o yaml"),
+        "{help}"
+    );
+    assert!(
+        help.contains("kubectl get svc,endpointslices -A -o yaml | svcc compile"),
+        "{help}"
+    );
+    // `-q` keeps only errors.
+    let out = run(&["-q"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // With an endpoint source in the input, nothing is said, even for the Services it leaves
+    // without endpoints.
+    let with_endpoints = [
+        git[0],
+        git[1],
+        git[2],
+        "corpus/seed/good/svc-ep.yaml",
+        "corpus/seed/good/ep-myapp.yaml",
+    ];
+    let mut args = vec!["compile", "--target", "nft", "--format", "short"];
+    args.extend_from_slice(&with_endpoints);
+    let out = svcc(&args);
+    assert_eq!(out.status.code(), Some(0));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("no-endpoints-in-input"), "{stderr}");
+}
