@@ -119,6 +119,7 @@ fn no_backends(i: usize, o: &Object, unpaired: &Unpaired) -> Diagnostic {
     let near = unpaired
         .orphans
         .get(ns)
+        .filter(|_| unpaired.compares(ns))
         .into_iter()
         .flatten()
         .filter(|(_, wanted)| is_near(wanted, o.name()))
@@ -172,7 +173,12 @@ fn orphan(
     let mut d = Diagnostic::new("orphan-endpoints", span, message)
         .label("no Service of this name")
         .path(path.to_owned());
-    let candidates = links.services.get(ns).into_iter().flat_map(|m| m.iter());
+    let candidates = links
+        .services
+        .get(ns)
+        .filter(|_| unpaired.compares(ns))
+        .into_iter()
+        .flat_map(|m| m.iter());
     let near = candidates
         .filter(|(name, &s)| {
             objects[s]
@@ -205,6 +211,10 @@ fn orphan(
 /// What may pair up, per namespace: Endpoints and EndpointSlices that name no Service (one per
 /// wanted name: the slices of one missing Service count once), and selector-less Services
 /// without Endpoints or EndpointSlice. Built once per run.
+/// Name comparisons a namespace may cost for similar-name hints (a million Endpoints against a
+/// million Services would take hours); past it, only the unambiguous pairing is offered.
+const NEAR_PAIRS: usize = 1_000_000;
+
 /// An orphan (object index, the Service name it wants).
 type Orphan<'a> = (usize, &'a str);
 /// A Service without backends (name, object index).
@@ -261,6 +271,14 @@ impl<'a> Unpaired<'a> {
             }
         }
         u
+    }
+
+    /// Whether names are compared in namespace `ns`: every orphan against every Service is a
+    /// quadratic search, skipped (and with it the similar-name hints) past [`NEAR_PAIRS`].
+    fn compares(&self, ns: &str) -> bool {
+        let orphans = self.orphans.get(ns).map_or(0, Vec::len);
+        let services = self.links.services.get(ns).map_or(0, |m| m.len());
+        orphans.saturating_mul(services) <= NEAR_PAIRS
     }
 
     /// Without a similar name, an orphan and a Service without backends are offered to each
