@@ -174,7 +174,8 @@ fn json_shape_is_exact() {
             "objects",
             "errors",
             "warnings",
-            "not_checked"
+            "not_checked",
+            "unreadable"
         ]
     );
     let not_checked: Vec<&str> = v["summary"]["not_checked"]
@@ -187,6 +188,52 @@ fn json_shape_is_exact() {
         not_checked,
         ["not_kubernetes", "templates", "helm_charts", "kustomize"]
     );
+}
+
+// See: issue #13 (`svcc check /nonexistent` printed "no problems found", then the error).
+#[test]
+fn unreadable_inputs_are_never_reported_as_clean() {
+    let missing = "does/not/exist.yaml";
+    let good = "corpus/seed/good/deploy.yaml";
+    for format in ["human", "short", "json", "sarif", "github"] {
+        let out = svcc(&["check", "--format", format, missing, good]);
+        assert_eq!(out.status.code(), Some(2), "{format}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(missing), "{format}: {stderr}");
+        let t = text(&out);
+        assert!(!t.contains("no problems found"), "{format}: {t}");
+        match format {
+            "human" => assert!(
+                t.ends_with(&format!(
+                    "error: could not read {missing}: No such file or directory (os error 2); \
+                     nothing found in the 1 file (1 object) read\n"
+                )),
+                "{t}"
+            ),
+            "short" => assert!(t.is_empty(), "{t}"),
+            "json" => assert_eq!(json(&out)["summary"]["unreadable"], 1),
+            "sarif" => {
+                let run = &json(&out)["runs"][0];
+                assert_eq!(run["invocations"][0]["executionSuccessful"], false);
+                let text =
+                    &run["invocations"][0]["toolExecutionNotifications"][0]["message"]["text"];
+                assert!(text.as_str().unwrap().contains(missing), "{run:#}");
+            }
+            "github" => assert!(
+                t.contains(&format!("::error title=svcc::could not read {missing}")),
+                "{t}"
+            ),
+            _ => unreachable!(),
+        }
+    }
+    // Nothing readable at all: nothing was checked.
+    let out = svcc(&["check", missing]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).contains("nothing was checked"), "{}", text(&out));
+    // A readable, clean input keeps its summary and no `unreadable` notification.
+    let out = svcc(&["check", "--format", "sarif", good]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(json(&out)["runs"][0].get("invocations").is_none());
 }
 
 #[test]
@@ -238,7 +285,10 @@ fn strict_decoding_catches_types_duplicates_and_unknown_fields() {
     let input = "apiVersion: v1\nkind: Service\nmetadata:\n  name: s\n  name: t\nspec:\n  ports:\n  - port: \"80\"\n    protocl: TCP\n";
     let out = svcc_stdin(&["check", "--format", "short", "-"], input);
     let t = text(&out);
-    assert!(t.contains("<stdin>:5:3: error[yaml-duplicate-key]"), "{t}");
+    assert!(
+        t.contains("<stdin>:5:3: warning[yaml-duplicate-key]: duplicate key `name`: the last value is used"),
+        "{t}"
+    );
     assert!(t.contains("<stdin>:8:11: error[wrong-type]: `spec.ports[0].port` must be an integer, not a string"), "{t}");
     assert!(
         t.contains("<stdin>:9:5: error[unknown-field]: unknown field `spec.ports[0].protocl`"),
@@ -510,4 +560,135 @@ fn directories_skip_hidden_and_non_manifests() {
         svcc(&["check", notes.to_str().unwrap()]).status.code(),
         Some(1)
     );
+}
+
+// See: issue #13 (a binary `.yaml` dumped NUL bytes and escape sequences to the terminal).
+#[test]
+fn control_characters_from_the_input_are_never_written_raw() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let files: [(&str, &[u8]); 3] = [
+        // Raw controls in a plain scalar, then invalid UTF-8 next to a NUL.
+        (
+            "raw.yaml",
+            b"apiVersion: v1\nkind: Service\nmetadata:\n  name: a\x00b\x1b[31mred\n",
+        ),
+        (
+            "binary.yaml",
+            b"apiVersion: v1\nkind: Serv\xff\xfe\x1b]0;title\x07ice\x00\x01\x9b\n",
+        ),
+        // Controls that YAML escapes put into a value, which messages quote.
+        (
+            "escaped.yaml",
+            b"apiVersion: v1\nkind: Service\nmetadata:\n  name: \"a\\e[31mred\\0x\\x9b\"\nspec:\n  ports: [{port: 80}]\n",
+        ),
+    ];
+    for (name, bytes) in files {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).expect("write input");
+        let path = path.to_str().expect("UTF-8 temp path");
+        for format in ["human", "short", "github", "json", "sarif"] {
+            let out = svcc(&["check", "--color", "never", "--format", format, path]);
+            assert_eq!(out.status.code(), Some(1), "{name} {format}");
+            for stream in [&out.stdout, &out.stderr] {
+                let bad = stream
+                    .iter()
+                    .find(|b| (**b < 0x20 && !b"\n\t".contains(b)) || **b == 0x7f);
+                assert!(
+                    bad.is_none(),
+                    "{name} {format}: raw byte {bad:?} in\n{}",
+                    String::from_utf8_lossy(stream)
+                );
+                let text = String::from_utf8(stream.clone()).expect("valid UTF-8 output");
+                // JSON escapes C0 controls only; a C1 control is a valid JSON character.
+                if !["json", "sarif"].contains(&format) {
+                    assert!(!text.contains('\u{9b}'), "{name} {format}: C1 control");
+                }
+            }
+        }
+        let human = text(&svcc(&["check", "--color", "never", path]));
+        assert!(
+            human.contains('\u{2400}') || human.contains('\u{241b}'),
+            "{human}"
+        );
+    }
+}
+
+// See: issue #13 (compiling manifests from Git gave a ruleset in which every Service rejects,
+// without a word).
+#[test]
+fn compiling_an_input_without_endpoints_says_so_once() {
+    let git = [
+        "corpus/seed/good/deploy.yaml",
+        "corpus/seed/good/svc-clusterip.yaml",
+        "corpus/seed/good/svc-nodeport.yaml",
+        "corpus/seed/good/svc-headless.yaml",
+    ];
+    let run = |extra: &[&str]| {
+        let mut args = vec!["compile", "--target", "nft", "--format", "short"];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&git);
+        svcc(&args)
+    };
+    let out = run(&[]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "a warning: the ruleset is still written"
+    );
+    assert!(text(&out).contains("add table ip svcc"), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let hits: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("no-endpoints-in-input"))
+        .collect();
+    assert_eq!(hits.len(), 1, "{stderr}");
+    assert_eq!(
+        hits[0],
+        "corpus/seed/good/svc-clusterip.yaml:5:9: warning[no-endpoints-in-input]: the input has no \
+         endpoints (no EndpointSlice, Endpoints or Pod with a `podIP`): 3 Services get no backends"
+    );
+    // The help says how to give endpoints.
+    let out = svcc(&[
+        "compile", "--target", "nft", "--format", "json", git[0], git[1],
+    ]);
+    let errs: serde_json::Value = serde_json::from_slice(&out.stderr).expect("JSON on stderr");
+    let d = errs["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["rule"] == "no-endpoints-in-input")
+        .expect("the finding");
+    assert_eq!(d["path"], "metadata.name");
+    let help = d["help"].as_str().unwrap();
+    assert!(
+        help.contains("kubectl get endpointslices -A -o yaml"),
+        "{help}"
+    );
+    assert!(
+        help.contains("kubectl get svc,endpointslices -A -o yaml | svcc compile"),
+        "{help}"
+    );
+    // `-q` keeps only errors.
+    let out = run(&["-q"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // With an endpoint source in the input, nothing is said, even for the Services it leaves
+    // without endpoints.
+    let with_endpoints = [
+        git[0],
+        git[1],
+        git[2],
+        "corpus/seed/good/svc-ep.yaml",
+        "corpus/seed/good/ep-myapp.yaml",
+    ];
+    let mut args = vec!["compile", "--target", "nft", "--format", "short"];
+    args.extend_from_slice(&with_endpoints);
+    let out = svcc(&args);
+    assert_eq!(out.status.code(), Some(0));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("no-endpoints-in-input"), "{stderr}");
 }

@@ -108,6 +108,68 @@ fn endpoints_name_mismatch_reports_both_objects() {
     assert!(ep[0]["help"].as_str().unwrap().contains("svc-ep"));
 }
 
+/// Selector-less Services and Endpoints named in `services` and `endpoints`.
+fn services_and_endpoints(services: &[&str], endpoints: &[&str]) -> String {
+    let mut out = String::new();
+    for s in services {
+        out.push_str(&format!(
+            "---\napiVersion: v1\nkind: Service\nmetadata: {{name: {s}}}\nspec:\n  ports: [{{port: 80}}]\n"
+        ));
+    }
+    for e in endpoints {
+        out.push_str(&format!(
+            "---\napiVersion: v1\nkind: Endpoints\nmetadata: {{name: {e}}}\n\
+             subsets: [{{addresses: [{{ip: 10.1.0.5}}], ports: [{{port: 80}}]}}]\n"
+        ));
+    }
+    out
+}
+
+// See: issue #13. With several Services without backends and several orphans, an unrelated
+// name is not offered as "meant for this one"; a similar name is.
+#[test]
+fn orphans_and_backendless_services_pair_only_on_evidence() {
+    let input = services_and_endpoints(&["billing", "search"], &["ledger-db", "metrics"]);
+    let (_, v) = check_json(&["-"], Some(&input));
+    for rule in ["service-without-backends", "orphan-endpoints"] {
+        let d = find(&v, rule);
+        assert_eq!(d.len(), 2, "{v:#}");
+        for d in d {
+            assert!(d["related"].as_array().unwrap().is_empty(), "{rule}: {d:#}");
+        }
+    }
+    let input = services_and_endpoints(&["billing", "search"], &["biling", "metrics"]);
+    let (_, v) = check_json(&["-"], Some(&input));
+    let svc = find(&v, "service-without-backends");
+    let billing = svc
+        .iter()
+        .find(|d| d["object"]["name"] == "billing")
+        .unwrap();
+    assert!(
+        billing["help"]
+            .as_str()
+            .unwrap()
+            .contains("rename it to `billing`"),
+        "{v:#}"
+    );
+    let search = svc
+        .iter()
+        .find(|d| d["object"]["name"] == "search")
+        .unwrap();
+    assert!(search["related"].as_array().unwrap().is_empty(), "{v:#}");
+    let ep = find(&v, "orphan-endpoints");
+    let biling = ep.iter().find(|d| d["object"]["name"] == "biling").unwrap();
+    assert_eq!(
+        biling["help"], "name it after the Service it backs: `billing`",
+        "{v:#}"
+    );
+    let metrics = ep
+        .iter()
+        .find(|d| d["object"]["name"] == "metrics")
+        .unwrap();
+    assert!(metrics["related"].as_array().unwrap().is_empty(), "{v:#}");
+}
+
 #[test]
 fn selector_matches_nothing_names_the_near_miss() {
     let (code, v) = check_json(&["corpus/seed/bad/selector-matches-nothing.yaml"], None);
@@ -126,6 +188,70 @@ fn selector_matches_nothing_names_the_near_miss() {
         .unwrap()
         .contains("app: myapp"));
     assert_eq!(d[0]["help"], "did you mean `app: myapp`?");
+}
+
+/// A Service selecting `selector` and a Deployment whose pods carry `labels` (flow maps).
+fn selector_and_workload(selector: &str, labels: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: Service\nmetadata: {{name: svc}}\nspec:\n  selector: {selector}\n  \
+         ports: [{{port: 80}}]\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: work}}\n\
+         spec:\n  selector: {{matchLabels: {labels}}}\n  template:\n    metadata: {{labels: {labels}}}\n    \
+         spec:\n      containers: [{{name: c, image: nginx}}]\n"
+    )
+}
+
+// See: issue #13 (`app: zk` was offered `app: echoheaders` as a near miss).
+#[test]
+fn a_shared_label_key_alone_is_no_near_miss() {
+    let input = selector_and_workload("{app: zk}", "{app: echoheaders}");
+    let (_, v) = check_json(&["-"], Some(&input));
+    let d = find(&v, "selector-matches-nothing");
+    assert_eq!(d.len(), 1, "{v:#}");
+    assert!(d[0]["related"].as_array().unwrap().is_empty(), "{v:#}");
+    let help = d[0]["help"].as_str().unwrap();
+    assert!(!help.contains("did you mean"), "{help}");
+    assert_eq!(at(d[0]), (5, 13), "points at the selector");
+    // Agreeing on half the selector is not enough either.
+    let input = selector_and_workload("{app: web, tier: frontend}", "{app: web, tier: backend}");
+    let (_, v) = check_json(&["-"], Some(&input));
+    let d = find(&v, "selector-matches-nothing");
+    assert!(d[0]["related"].as_array().unwrap().is_empty(), "{v:#}");
+}
+
+#[test]
+fn near_misses_are_typos_or_agree_on_most_of_the_selector() {
+    // A key within a small edit distance, with the same value.
+    let input = selector_and_workload("{ap: web}", "{app: web}");
+    let (_, v) = check_json(&["-"], Some(&input));
+    let d = find(&v, "selector-matches-nothing");
+    assert_eq!(d[0]["help"], "did you mean `app: web`?", "{v:#}");
+    assert_eq!(at(d[0]), (5, 14), "points at the key `ap`");
+    // Most pairs equal, one value far off.
+    let input = selector_and_workload(
+        "{app: web, tier: frontend, track: stable}",
+        "{app: web, tier: frontend, track: canary}",
+    );
+    let (_, v) = check_json(&["-"], Some(&input));
+    let d = find(&v, "selector-matches-nothing");
+    assert_eq!(d[0]["help"], "did you mean `track: canary`?", "{v:#}");
+    assert!(d[0]["related"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("Deployment `work` has `track: canary`"));
+    // Most pairs equal, one key absent from the pod labels.
+    let input = selector_and_workload(
+        "{app: web, tier: frontend, env: prod}",
+        "{app: web, tier: frontend}",
+    );
+    let (_, v) = check_json(&["-"], Some(&input));
+    let d = find(&v, "selector-matches-nothing");
+    let related = d[0]["related"][0]["message"].as_str().unwrap();
+    assert!(related.contains("but no `env`"), "{v:#}");
+    assert_eq!(d[0]["related"][0]["line"], 14, "the pod template's labels");
+    assert!(d[0]["help"]
+        .as_str()
+        .unwrap()
+        .contains("add the label `env`"));
 }
 
 #[test]
@@ -446,4 +572,110 @@ fn each_alternative_is_linked_with_its_own_file() {
     assert_eq!(mismatch[0]["file"], "./db-legacy.yaml");
     assert!(find(&v, "duplicate-object").is_empty(), "{v:#}");
     assert!(find(&v, "service-without-backends").is_empty(), "{v:#}");
+}
+
+// See: issue #13 ("Service the unnamed port (TCP) has no matching port in its endpoints").
+#[test]
+fn endpoint_port_mismatch_names_the_port_and_the_service() {
+    let input = "apiVersion: v1\nkind: Service\nmetadata: {name: legacy}\nspec:\n  ports: [{port: 80}]\n---\napiVersion: v1\nkind: Endpoints\nmetadata: {name: legacy}\nsubsets: [{addresses: [{ip: 10.1.0.5}], ports: [{name: web, port: 80}]}]\n";
+    let (_, v) = check_json(&["-"], Some(input));
+    let d = find(&v, "endpoint-port-mismatch");
+    assert_eq!(d.len(), 1, "{v:#}");
+    assert_eq!(
+        d[0]["message"],
+        "the unnamed Service port (TCP) has no matching port in the endpoints of Service `legacy`"
+    );
+    assert_eq!(d[0]["path"], "spec.ports[0]", "no `name` field to point at");
+    let named = input.replace("ports: [{port: 80}]", "ports: [{name: http, port: 80}]");
+    let (_, v) = check_json(&["-"], Some(&named));
+    assert_eq!(
+        find(&v, "endpoint-port-mismatch")[0]["message"],
+        "Service port `http` (TCP) has no matching port in the endpoints of Service `legacy`"
+    );
+}
+
+// See: issue #13 (the related location was the pod template's `metadata:` line).
+#[test]
+fn target_port_findings_point_at_the_container_ports() {
+    let (_, v) = check_json(&["corpus/seed/bad/named-targetport-missing.yaml"], None);
+    let d = find(&v, "target-port-not-found");
+    assert_eq!(
+        (
+            d[0]["related"][0]["line"].as_u64(),
+            d[0]["related"][0]["column"].as_u64()
+        ),
+        (Some(17), Some(11)),
+        "the `ports:` key of the container: {v:#}"
+    );
+    // A numeric targetPort the containers do not declare: their `ports:`.
+    let workload = "apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n  selector: {app: web}\n  ports: [{port: 80, targetPort: 9000}]\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec:\n      initContainers:\n      - name: init\n        image: busybox\n      containers:\n      - name: app\n        image: nginx\n        ports:\n        - {name: http, containerPort: 8080}\n";
+    let (_, v) = check_json(&["-"], Some(workload));
+    let d = find(&v, "target-port-not-declared");
+    assert_eq!(d.len(), 1, "{v:#}");
+    assert_eq!(at(&d[0]["related"][0]), (22, 9), "{v:#}");
+    // A named targetPort and containers that declare no port at all: the `containers:` key.
+    let bare = workload
+        .replace("targetPort: 9000", "targetPort: http")
+        .replace(
+            "        ports:\n        - {name: http, containerPort: 8080}\n",
+            "",
+        );
+    let (_, v) = check_json(&["-"], Some(&bare));
+    let d = find(&v, "target-port-not-found");
+    assert_eq!(d.len(), 1, "{v:#}");
+    assert_eq!(at(&d[0]["related"][0]), (19, 7), "{v:#}");
+}
+
+// See: issue #13 (`tolerate-unready-endpoints` on real StatefulSet Services does nothing).
+#[test]
+fn removed_service_annotations_name_their_replacement() {
+    let svc = |annotations: &str, spec: &str| {
+        format!(
+            "apiVersion: v1\nkind: Service\nmetadata:\n  name: db\n  annotations:\n{annotations}spec:\n  \
+             type: LoadBalancer\n{spec}  selector: {{app: db}}\n  ports: [{{port: 80}}]\n"
+        )
+    };
+    let input = svc(
+        "    service.alpha.kubernetes.io/tolerate-unready-endpoints: \"true\"\n    \
+         service.beta.kubernetes.io/external-traffic: OnlyLocal\n    \
+         service.beta.kubernetes.io/healthcheck-nodeport: \"32000\"\n",
+        "",
+    );
+    let (code, v) = check_json(&["-"], Some(&input));
+    assert_eq!(code, Some(0), "warnings only: {v:#}");
+    let d = find(&v, "ineffective-annotation");
+    assert_eq!(d.len(), 3, "{v:#}");
+    assert_eq!(d[0]["severity"], "warning");
+    assert_eq!(at(d[0]), (6, 5), "the annotation's key");
+    assert_eq!(
+        d[0]["path"],
+        "metadata.annotations[service.alpha.kubernetes.io/tolerate-unready-endpoints]"
+    );
+    assert!(d[0]["help"]
+        .as_str()
+        .unwrap()
+        .starts_with("set `spec.publishNotReadyAddresses: true`"));
+    assert_eq!(
+        d[1]["help"],
+        "use `spec.externalTrafficPolicy: Local`, and remove the annotation"
+    );
+    assert_eq!(
+        d[2]["help"],
+        "use `spec.healthCheckNodePort: 32000`, and remove the annotation"
+    );
+    // When the field already does the job, the annotation is only to be removed.
+    let input = svc(
+        "    service.alpha.kubernetes.io/tolerate-unready-endpoints: \"true\"\n",
+        "  publishNotReadyAddresses: true\n",
+    );
+    let (_, v) = check_json(&["-"], Some(&input));
+    let d = find(&v, "ineffective-annotation");
+    assert!(
+        d[0]["help"].as_str().unwrap().starts_with("remove it"),
+        "{v:#}"
+    );
+    // A deprecated annotation that still works is not this rule's business.
+    let input = svc("    service.kubernetes.io/topology-aware-hints: Auto\n", "");
+    let (_, v) = check_json(&["-"], Some(&input));
+    assert!(find(&v, "ineffective-annotation").is_empty(), "{v:#}");
 }

@@ -13,6 +13,7 @@ fn render(paths: &[PathBuf], format: Format) -> String {
         sources: &outcome.sources,
         summary: outcome.summary,
         color: false,
+        unreadable: &[],
     };
     let mut out = Vec::new();
     report::write(format, &report, &mut out).expect("write to memory");

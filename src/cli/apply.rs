@@ -180,7 +180,8 @@ fn once(
     };
     let outcome = &compiled.outcome;
     for e in &outcome.errors {
-        eprintln!("svcc: error: {e}");
+        let e = e.to_string();
+        eprintln!("svcc: error: {}", crate::report::printable::printable(&e));
     }
     let Some(plan) = &compiled.plan else {
         let errors: Vec<_> = outcome
@@ -194,12 +195,20 @@ fn once(
             sources: &outcome.sources,
             summary: outcome.summary,
             color: false,
+            unreadable: &[],
         };
         let _ = report::write(Format::Short, &report, &mut std::io::stderr());
-        eprintln!(
-            "svcc apply: not applied: the input has {} errors (the last applied state stays)",
-            outcome.summary.errors
-        );
+        if outcome.errors.is_empty() {
+            eprintln!(
+                "svcc apply: not applied: the input has {} errors (the last applied state stays)",
+                outcome.summary.errors
+            );
+        } else {
+            eprintln!(
+                "svcc apply: not applied: {} of the inputs could not be read (the last applied state stays)",
+                outcome.errors.len()
+            );
+        }
         return if outcome.errors.is_empty() { 1 } else { 2 };
     };
     let request = match request(plan, args, opts, input) {

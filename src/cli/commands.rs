@@ -149,18 +149,21 @@ fn check(cluster: &ClusterArgs, args: &CheckArgs) -> anyhow::Result<ExitCode> {
         args.paths.clone()
     };
     let outcome = pipeline::check_paths(&paths, &settings)?;
+    let unreadable: Vec<String> = outcome.errors.iter().map(|e| e.to_string()).collect();
     let report = Report {
         diagnostics: &outcome.diagnostics,
         sources: &outcome.sources,
         summary: outcome.summary,
         color: use_color(cluster.color),
+        unreadable: &unreadable,
     };
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     crate::timing::stage("report", || report::write(args.format, &report, &mut out))?;
     out.flush()?;
     for e in &outcome.errors {
-        eprintln!("svcc: error: {e}");
+        let e = e.to_string();
+        eprintln!("svcc: error: {}", crate::report::printable::printable(&e));
     }
     let code = exit_code(&outcome, args.deny_warnings);
     // Freeing every tree of a large run takes longer than the process exit does.
@@ -200,7 +203,8 @@ fn graph(cluster: &ClusterArgs, args: &super::args::GraphArgs) -> anyhow::Result
     };
     let outcome = pipeline::check_paths(&paths, &settings)?;
     for e in &outcome.errors {
-        eprintln!("svcc: error: {e}");
+        let e = e.to_string();
+        eprintln!("svcc: error: {}", crate::report::printable::printable(&e));
     }
     if outcome.summary.errors > 0 {
         eprintln!(

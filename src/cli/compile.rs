@@ -57,17 +57,20 @@ pub fn run(cluster: &ClusterArgs, args: &CompileArgs) -> anyhow::Result<ExitCode
         .cloned()
         .collect();
     if !shown.is_empty() {
+        let unreadable: Vec<String> = outcome.errors.iter().map(|e| e.to_string()).collect();
         let report = Report {
             diagnostics: &shown,
             sources: &outcome.sources,
             summary: outcome.summary,
             color: use_color(cluster.color) && std::io::IsTerminal::is_terminal(&std::io::stderr()),
+            unreadable: &unreadable,
         };
         let mut err = std::io::stderr().lock();
         report::write(args.format, &report, &mut err)?;
     }
     for e in &outcome.errors {
-        eprintln!("svcc: error: {e}");
+        let e = e.to_string();
+        eprintln!("svcc: error: {}", crate::report::printable::printable(&e));
     }
     let pipeline::Compiled { outcome, plan } = compiled;
     let Some(plan) = plan else {

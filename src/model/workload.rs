@@ -65,6 +65,8 @@ pub struct Container {
     pub span: Span,
     pub name: Option<Spanned<String>>,
     pub ports: Vec<ContainerPort>,
+    /// The `ports` key, where findings about the container's ports point.
+    pub ports_key: Option<Span>,
     /// Only on init containers: `Always` makes a sidecar.
     pub restart_policy: Option<Spanned<String>>,
 }
@@ -73,6 +75,8 @@ pub struct Container {
 pub struct PodSpec {
     pub span: Span,
     pub containers: Vec<Container>,
+    /// The `containers` key.
+    pub containers_key: Option<Span>,
     pub init_containers: Vec<Container>,
     pub restart_policy: Option<Spanned<String>>,
     pub hostname: Option<Spanned<String>>,
@@ -82,6 +86,14 @@ pub struct PodSpec {
 }
 
 impl PodSpec {
+    /// Where the container ports are declared: the `ports` key of the first serving container
+    /// that has one, else the `containers` key; `None` when neither is written.
+    pub fn ports_anchor(&self) -> Option<Span> {
+        self.serving_containers()
+            .find_map(|c| c.ports_key)
+            .or(self.containers_key)
+    }
+
     /// Containers whose ports serve traffic: regular containers, then sidecar init containers.
     pub fn serving_containers(&self) -> impl Iterator<Item = &Container> {
         self.containers
@@ -267,6 +279,7 @@ fn decode_pod_spec(n: &Node) -> PodSpec {
             .iter()
             .map(decode_container)
             .collect(),
+        containers_key: n.entry("containers").map(|e| e.key_span),
         init_containers: seq_at(n, "initContainers")
             .iter()
             .map(decode_container)
@@ -295,6 +308,7 @@ fn decode_container(n: &Node) -> Container {
                     .unwrap_or_else(|| Spanned::new("TCP".to_owned(), p.span)),
             })
             .collect(),
+        ports_key: n.entry("ports").map(|e| e.key_span),
         restart_policy: nonempty_str_at(n, "restartPolicy"),
     }
 }

@@ -30,7 +30,8 @@ pub struct LowerOptions {
 }
 
 /// Lowers the model. The caller has checked it: lowering assumes valid values and skips what
-/// does not parse rather than failing. Returns the plan and `info` diagnostics for allocations.
+/// does not parse rather than failing. Returns the plan and its diagnostics: `info` notes for
+/// allocations, and `no-endpoints-in-input` when the input has no endpoint source at all.
 pub fn lower(
     model: &Model,
     links: &Links,
@@ -180,6 +181,7 @@ pub fn lower(
         },
         services,
     };
+    diagnostics.extend(super::no_endpoints::check(model, links, &plan));
     (plan, diagnostics)
 }
 

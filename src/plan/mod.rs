@@ -18,6 +18,7 @@
 
 pub mod allocate;
 pub mod lower;
+mod no_endpoints;
 
 pub use lower::{lower, LowerOptions};
 

@@ -1,6 +1,7 @@
 //! `--format github`: GitHub Actions workflow commands, so findings appear as annotations on
 //! the pull request: `::error file=…,line=…,col=…,endLine=…,endColumn=…,title=ID::message`.
-//! Info findings become `::notice`. Values are escaped as the runner expects.
+//! Info findings become `::notice`; an input that could not be read becomes a file-less
+//! `::error title=svcc::could not read …`. Values are escaped as the runner expects.
 
 use super::Report;
 use crate::diag::Severity;
@@ -33,11 +34,22 @@ pub fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
             escape_data(&message)
         )?;
     }
+    // An input that could not be read fails the run (exit 2): say so where the run is shown.
+    for unread in report.unreadable {
+        writeln!(
+            out,
+            "::error title=svcc::{}",
+            escape_data(&format!("could not read {unread}"))
+        )?;
+    }
     Ok(())
 }
 
+/// The runner's escapes, on text made printable first (a control character from the input
+/// would reach the log raw).
 fn escape_data(s: &str) -> String {
-    s.replace('%', "%25")
+    super::printable::printable(s)
+        .replace('%', "%25")
         .replace('\r', "%0D")
         .replace('\n', "%0A")
 }

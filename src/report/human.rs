@@ -8,15 +8,18 @@
 //! closes the report.
 //!
 //! Output is deterministic: fixed width, no terminal links, no syntax highlighting, and no escape
-//! sequence at all unless `Report::color` is set.
+//! sequence at all unless `Report::color` is set. Text from the input (excerpts, file names,
+//! quoted values) never reaches the terminal raw: see [`super::printable`].
 
+use super::printable::{printable, Excerpt};
 use super::Report;
 use crate::diag::{Diagnostic, Severity};
-use crate::source::{SourceFile, Span};
+use crate::source::{FileId, SourceFile, Span};
 use miette::{
     GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteError, MietteSpanContents,
     SourceCode, SourceSpan, SpanContents,
 };
+use std::collections::HashMap;
 use std::fmt;
 use std::io::{self, Write};
 use std::sync::Arc;
@@ -29,9 +32,13 @@ const WIDTH: usize = 100;
 const MAX_SPAN_LINES: usize = 6;
 
 pub fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
-    let handler = handler(report.color);
+    let handlers = Handlers {
+        wrapping: handler(report.color),
+        flat: handler(report.color).with_wrap_lines(false),
+    };
+    let mut excerpts = Excerpts::default();
     for d in report.diagnostics.iter().take(MAX_DRAWN) {
-        let text = render(&handler, report, d)?;
+        let text = render(&handlers, report, &mut excerpts, d)?;
         out.write_all(text.as_bytes())?;
         writeln!(out)?;
     }
@@ -76,6 +83,14 @@ fn not_checked_line(n: &crate::report::NotChecked) -> Option<String> {
 /// million documents would take minutes to draw); the summary still counts every finding.
 pub const MAX_DRAWN: usize = 1_000;
 
+/// The handler that draws findings, and the same without wrapping, which draws the notes of
+/// other files: miette wraps a nested note again as a whole, which would cut the path in its
+/// excerpt header; a note's lines (a short message, source lines) are not wrapped anyway.
+struct Handlers {
+    wrapping: GraphicalReportHandler,
+    flat: GraphicalReportHandler,
+}
+
 fn handler(color: bool) -> GraphicalReportHandler {
     let theme = if color {
         GraphicalTheme::unicode()
@@ -89,29 +104,54 @@ fn handler(color: bool) -> GraphicalReportHandler {
         .without_syntax_highlighting()
         .with_context_lines(1)
         .with_show_related_as_nested(true)
+        // Lines break at spaces only: a path, a label key or a quoted value is never cut (at a
+        // `/` or `-`, as the defaults would); a longer one runs past the width instead.
+        .with_word_separator(textwrap::WordSeparator::AsciiSpace)
+        .with_word_splitter(textwrap::WordSplitter::NoHyphenation)
+        .with_break_words(false)
+}
+
+/// The files excerpts are drawn from, each made printable once ([`Excerpt`]).
+#[derive(Default)]
+struct Excerpts(HashMap<FileId, Arc<Excerpt>>);
+
+impl Excerpts {
+    fn get(&mut self, report: &Report, file: FileId) -> Arc<Excerpt> {
+        Arc::clone(
+            self.0
+                .entry(file)
+                .or_insert_with(|| Arc::new(Excerpt::new(report.sources.get(file)))),
+        )
+    }
 }
 
 /// One diagnostic, ending with a newline.
-fn render(handler: &GraphicalReportHandler, report: &Report, d: &Diagnostic) -> io::Result<String> {
-    let file = report.sources.get(d.span.file);
+fn render(
+    handlers: &Handlers,
+    report: &Report,
+    excerpts: &mut Excerpts,
+    d: &Diagnostic,
+) -> io::Result<String> {
+    let shown = excerpts.get(report, d.span.file);
+    let file = &shown.file;
     let mut labels = vec![LabeledSpan::new_primary_with_span(
-        Some(d.label.as_deref().unwrap_or(&d.message).to_owned()),
-        display_span(file, d.span),
+        Some(printable(d.label.as_deref().unwrap_or(&d.message)).into_owned()),
+        display_span(file, shown.span(d.span)),
     )];
     let mut notes = Vec::new();
     for r in &d.related {
         if r.span.file == d.span.file {
             labels.push(LabeledSpan::new_with_span(
-                Some(r.message.clone()),
-                display_span(file, r.span),
+                Some(printable(&r.message).into_owned()),
+                display_span(file, shown.span(r.span)),
             ));
         } else {
-            let other = report.sources.get(r.span.file);
-            let span = display_span(other, r.span);
+            let other = excerpts.get(report, r.span.file);
+            let span = display_span(&other.file, other.span(r.span));
             notes.push(Note {
-                message: r.message.clone(),
+                message: printable(&r.message).into_owned(),
                 span,
-                source: FileSource::new(other, &[span]),
+                source: FileSource::new(&other.file, &[span]),
             });
         }
     }
@@ -125,17 +165,19 @@ fn render(handler: &GraphicalReportHandler, report: &Report, d: &Diagnostic) -> 
     };
 
     // miette draws the related diagnostics right after the help; the footer belongs between the
-    // two, so render without them first and splice the footer in at that point.
-    let base = draw(handler, &adapter)?;
+    // two, so render without them first and splice the footer in at that point. The notes come
+    // from a drawing without wrapping (see [`Handlers`]).
+    let base = draw(&handlers.wrapping, &adapter)?;
     let footer = footer(d, report.color);
     if adapter.notes.is_empty() {
         return Ok(base + &footer);
     }
+    let flat_base = draw(&handlers.flat, &adapter)?;
     adapter.show_notes = true;
-    let full = draw(handler, &adapter)?;
-    Ok(match full.strip_prefix(base.as_str()) {
+    let flat_full = draw(&handlers.flat, &adapter)?;
+    Ok(match flat_full.strip_prefix(flat_base.as_str()) {
         Some(notes) => base + &footer + notes,
-        None => full + &footer,
+        None => flat_full + &footer,
     })
 }
 
@@ -158,11 +200,11 @@ fn footer(d: &Diagnostic, color: bool) -> String {
     let mut text = String::new();
     if let Some(path) = &d.path {
         text.push_str(" at ");
-        text.push_str(path);
+        text.push_str(&printable(path));
     }
     if let Some(object) = &d.object {
         text.push_str(" in ");
-        text.push_str(&object.to_string());
+        text.push_str(&printable(&object.to_string()));
     }
     if text.is_empty() {
         return text;
@@ -225,13 +267,18 @@ impl SourceCode for FileSource {
         let relative = SourceSpan::new((span.offset() - base).into(), span.len());
         let inner = rest.read_span(&relative, context_lines_before, context_lines_after)?;
         let data_span = SourceSpan::new((inner.span().offset() + base).into(), inner.span().len());
+        // miette merges two excerpts of a file into one when the first one's `line() +
+        // line_count()` reaches the second one's first line. Its own sources give an absolute
+        // line number as the count, which merges excerpts twenty lines apart into one long
+        // excerpt; the count of lines shown merges only excerpts that touch.
+        let shown_lines = inner.line_count().saturating_sub(inner.line());
         Ok(Box::new(MietteSpanContents::new_named(
             self.file.name.clone(),
             inner.data(),
             data_span,
             inner.line() + first_line,
             column - 1,
-            inner.line_count() + first_line,
+            shown_lines,
         )))
     }
 }
@@ -257,7 +304,7 @@ struct Adapter<'a> {
 
 impl fmt::Display for Adapter<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.diag.message)
+        f.write_str(&printable(&self.diag.message))
     }
 }
 
@@ -279,7 +326,7 @@ impl miette::Diagnostic for Adapter<'_> {
         self.diag
             .help
             .as_ref()
-            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
+            .map(|h| Box::new(printable(h)) as Box<dyn fmt::Display>)
     }
 
     fn source_code(&self) -> Option<&dyn SourceCode> {
@@ -334,7 +381,8 @@ impl miette::Diagnostic for Note {
 }
 
 /// `error: 3 errors, 1 warning in 2 files (5 objects)`, or
-/// `checked 12 files (20 objects): no problems found`.
+/// `checked 12 files (20 objects): no problems found`, or, when inputs could not be read,
+/// `error: could not read x.yaml: …; nothing found in the 2 files (3 objects) read`.
 fn summary_line(report: &Report) -> String {
     let s = &report.summary;
     let scope = format!(
@@ -365,13 +413,36 @@ fn summary_line(report: &Report) -> String {
     } else {
         None
     };
-    match worst {
-        Some((word, style)) => format!(
+    // Inputs that could not be read make the run incomplete: never "no problems found".
+    let unreadable = match report.unreadable {
+        [] => None,
+        [one] => Some(format!("could not read {}", printable(one))),
+        [first, rest @ ..] => Some(format!(
+            "could not read {} and {}",
+            printable(first),
+            plural(rest.len(), "more input", "more inputs")
+        )),
+    };
+    match (unreadable, worst) {
+        (Some(unread), Some(_)) => format!(
+            "{}: {unread}; {} in {scope}{suppressed}",
+            paint("error", "1;31", report.color),
+            counts.join(", ")
+        ),
+        (Some(unread), None) if s.files == 0 => format!(
+            "{}: {unread}; nothing was checked{suppressed}",
+            paint("error", "1;31", report.color),
+        ),
+        (Some(unread), None) => format!(
+            "{}: {unread}; nothing found in the {scope} read{suppressed}",
+            paint("error", "1;31", report.color),
+        ),
+        (None, Some((word, style))) => format!(
             "{}: {} in {scope}{suppressed}",
             paint(word, style, report.color),
             counts.join(", ")
         ),
-        None => format!("checked {scope}: no problems found{suppressed}"),
+        (None, None) => format!("checked {scope}: no problems found{suppressed}"),
     }
 }
 
@@ -484,6 +555,7 @@ spec:
             sources: &sources,
             summary,
             color,
+            unreadable: &[],
         };
         let mut out = Vec::new();
         write(&report, &mut out).unwrap();
@@ -544,6 +616,56 @@ spec:
             text.ends_with("error: 2 errors in 2 files (2 objects)\n"),
             "{text}"
         );
+    }
+
+    // See: issue #13 (the path of a note's excerpt was wrapped mid-name).
+    #[test]
+    fn long_paths_are_never_broken() {
+        let long = format!("{}service-{}.yaml", "manifests/".repeat(12), "x".repeat(17));
+        assert_eq!(long.len(), 150);
+        let mut sources = SourceMap::default();
+        sources.add(SourceFile::new("svc.yaml".into(), None, SVC.into()));
+        sources.add(SourceFile::new(long.clone(), None, DEPLOY.into()));
+        let d = Diagnostic::new(
+            "duplicate-port",
+            span_of(0, SVC, "40000"),
+            "a message long enough to be wrapped: the `kubernetes.io/service-name` label and \
+             the `spec.ports[0].targetPort` field are names, not words to split at a hyphen",
+        )
+        .label("here")
+        .related(
+            span_of(1, DEPLOY, "containerPort: 8080"),
+            "first defined here",
+        )
+        .help(
+            "see `very-long-directory-name/with-hyphens-and/slashes-in-it.yaml` for the rest of it",
+        );
+        for color in [false, true] {
+            let report = Report {
+                diagnostics: std::slice::from_ref(&d),
+                sources: &sources,
+                summary: Summary::default(),
+                color,
+                unreadable: &[],
+            };
+            let mut out = Vec::new();
+            write(&report, &mut out).unwrap();
+            let text = String::from_utf8(out).unwrap();
+            assert!(text.contains(&format!("{long}:11:15")), "{text}");
+            assert!(text.contains("`kubernetes.io/service-name`"), "{text}");
+            assert!(
+                text.contains("`very-long-directory-name/with-hyphens-and/slashes-in-it.yaml`"),
+                "{text}"
+            );
+            assert!(text.contains("first defined here"), "{text}");
+            // The other lines are still wrapped at the report's width.
+            let widest = text
+                .lines()
+                .filter(|l| !l.contains(&long))
+                .map(|l| l.chars().filter(|c| !c.is_control()).count())
+                .max();
+            assert!(widest.is_some_and(|w| w <= WIDTH + 12), "{text}");
+        }
     }
 
     #[test]
@@ -614,6 +736,7 @@ spec:
             sources: &sources,
             summary: Summary::default(),
             color: false,
+            unreadable: &[],
         };
         let mut out = Vec::new();
         write(&report, &mut out).unwrap();
@@ -665,7 +788,8 @@ spec:
                 diagnostics: &[],
                 sources: &sources(),
                 summary: mixed,
-                color: false
+                color: false,
+                unreadable: &[]
             }),
             "error: 3 errors, 1 warning in 2 files (5 objects)"
         );
@@ -682,9 +806,53 @@ spec:
                 diagnostics: &[],
                 sources: &sources(),
                 summary: warned,
-                color: false
+                color: false,
+                unreadable: &[]
             }),
             "warning: 2 warnings, 1 info in 1 file (1 object), 4 suppressed"
+        );
+    }
+
+    // See: issue #13 (`svcc check /nonexistent` said "no problems found").
+    #[test]
+    fn unreadable_inputs_are_never_clean() {
+        let line = |summary: Summary, unreadable: &[String]| {
+            summary_line(&Report {
+                diagnostics: &[],
+                sources: &sources(),
+                summary,
+                color: false,
+                unreadable,
+            })
+        };
+        let missing = ["/nonexistent: No such file or directory (os error 2)".to_owned()];
+        assert_eq!(
+            line(Summary::default(), &missing),
+            "error: could not read /nonexistent: No such file or directory (os error 2); \
+             nothing was checked"
+        );
+        let read = Summary {
+            files: 2,
+            objects: 3,
+            ..Summary::default()
+        };
+        let two = [
+            missing[0].clone(),
+            "b.yaml: file is larger than 10 bytes".to_owned(),
+        ];
+        assert_eq!(
+            line(read, &two),
+            "error: could not read /nonexistent: No such file or directory (os error 2) and 1 \
+             more input; nothing found in the 2 files (3 objects) read"
+        );
+        let warned = Summary {
+            warnings: 1,
+            ..read
+        };
+        assert_eq!(
+            line(warned, &missing[..]),
+            "error: could not read /nonexistent: No such file or directory (os error 2); \
+             1 warning in 2 files (3 objects)"
         );
     }
 }

@@ -1,8 +1,9 @@
 //! `--format json`: one document,
 //! `{"diagnostics":[{rule, severity, message, file, line, column, end_line, end_column, path,
 //! object:{kind, namespace, name}, help, related:[{file, line, column, message}]}],
-//! "summary":{files, documents, objects, errors, warnings}}`.
-//! Field order is fixed; `path`, `object` and `help` are `null` when absent.
+//! "summary":{files, documents, objects, errors, warnings, not_checked, unreadable}}`.
+//! Field order is fixed; `path`, `object` and `help` are `null` when absent. `unreadable` counts
+//! the inputs that could not be read (named on stderr): with any, the run is incomplete.
 
 use super::Report;
 use crate::diag::ObjectRef;
@@ -12,7 +13,14 @@ use std::io::{self, Write};
 #[derive(Serialize)]
 struct Output<'a> {
     diagnostics: Vec<JsonDiagnostic<'a>>,
-    summary: super::Summary,
+    summary: JsonSummary,
+}
+
+#[derive(Serialize)]
+struct JsonSummary {
+    #[serde(flatten)]
+    counts: super::Summary,
+    unreadable: usize,
 }
 
 #[derive(Serialize)]
@@ -75,7 +83,10 @@ pub fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         .collect();
     let output = Output {
         diagnostics,
-        summary: report.summary,
+        summary: JsonSummary {
+            counts: report.summary,
+            unreadable: report.unreadable.len(),
+        },
     };
     serde_json::to_writer_pretty(&mut *out, &output)?;
     writeln!(out)

@@ -3,11 +3,14 @@
 //! Input: sorted diagnostics with their severities settled, the source map and a run summary.
 //! Output: text on a writer. Line and column are computed here, once, from byte spans
 //! ([`Location`]); every format reports the same positions. One file per format, each with one
-//! entry point `write(&Report, &mut dyn Write)`.
+//! entry point `write(&Report, &mut dyn Write)`. A run with inputs that could not be read is
+//! never reported as clean: each format says so in its own way (the human summary line, the
+//! JSON summary's `unreadable`, SARIF's `executionSuccessful: false`, a GitHub error command).
 
 pub mod github;
 pub mod human;
 pub mod json;
+pub mod printable;
 pub mod sarif;
 pub mod short;
 
@@ -84,6 +87,9 @@ pub struct Report<'a> {
     pub summary: Summary,
     /// Colour (human format only); the caller decides from the terminal and `NO_COLOR`.
     pub color: bool,
+    /// Inputs that could not be read (`path: reason`): the run is incomplete, so no format may
+    /// report it as clean.
+    pub unreadable: &'a [String],
 }
 
 /// A span resolved to 1-based lines and columns (columns count characters).

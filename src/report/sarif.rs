@@ -5,7 +5,9 @@
 //! name their rule by `ruleId` and `ruleIndex`, carry 1-based regions with an exclusive end
 //! column (columns count characters, hence `columnKind: unicodeCodePoints`), related locations,
 //! and a partial fingerprint over rule, file, field path and object so alerts survive edits that
-//! move lines. Artifact URIs are relative to where svcc ran, with forward slashes.
+//! move lines. Artifact URIs are relative to where svcc ran, with forward slashes. Inputs that
+//! could not be read add an invocation with `executionSuccessful: false` and one error
+//! notification each.
 //!
 //! The output is deterministic: same input, same bytes.
 
@@ -47,15 +49,28 @@ fn document(report: &Report, catalogue: &[RuleInfo]) -> Value {
     driver.insert("semanticVersion".into(), json!(env!("CARGO_PKG_VERSION")));
     driver.insert("rules".into(), Value::Array(rules.descriptors));
 
+    let mut run = json!({
+        "tool": { "driver": driver },
+        "columnKind": "unicodeCodePoints",
+        "artifacts": artifacts.values,
+        "results": results,
+    });
+    // Inputs that could not be read: the run did not succeed, whatever the results say.
+    if !report.unreadable.is_empty() {
+        let notifications: Vec<Value> = report
+            .unreadable
+            .iter()
+            .map(|u| json!({ "level": "error", "message": { "text": format!("could not read {u}") } }))
+            .collect();
+        run["invocations"] = json!([{
+            "executionSuccessful": false,
+            "toolExecutionNotifications": notifications,
+        }]);
+    }
     json!({
         "$schema": SCHEMA,
         "version": "2.1.0",
-        "runs": [{
-            "tool": { "driver": driver },
-            "columnKind": "unicodeCodePoints",
-            "artifacts": artifacts.values,
-            "results": results,
-        }],
+        "runs": [run],
     })
 }
 
@@ -363,6 +378,7 @@ mod tests {
             sources: &sources,
             summary: Summary::default(),
             color: true,
+            unreadable: &[],
         };
         let value = document(&report, catalogue);
         let mut out = Vec::new();
@@ -525,6 +541,7 @@ mod tests {
             sources: &sources,
             summary: Summary::default(),
             color: false,
+            unreadable: &[],
         };
         let mut out = Vec::new();
         write(&report, &mut out).unwrap();
@@ -557,6 +574,7 @@ mod tests {
             sources: &sources,
             summary: Summary::default(),
             color: false,
+            unreadable: &[],
         };
         let log = document(&report, &[]);
         let run = &log["runs"][0];

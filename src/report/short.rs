@@ -1,6 +1,8 @@
 //! `--format short`: one line per finding, `file:line:col: severity[rule]: message`, the form
-//! editors and `grep` understand.
+//! editors and `grep` understand. File names and messages are made printable, on one line
+//! ([`super::printable`]).
 
+use super::printable::printable_line;
 use super::Report;
 use std::io::{self, Write};
 
@@ -10,7 +12,12 @@ pub fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         writeln!(
             out,
             "{}:{}:{}: {}[{}]: {}",
-            at.file, at.line, at.column, d.severity, d.rule, d.message
+            printable_line(&at.file),
+            at.line,
+            at.column,
+            d.severity,
+            d.rule,
+            printable_line(&d.message)
         )?;
     }
     Ok(())

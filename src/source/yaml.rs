@@ -1,9 +1,10 @@
 //! YAML (and JSON) text to spanned document trees.
 //!
 //! Built on `saphyr-parser` events. svcc adds what Kubernetes' decoder does and the parser does
-//! not: go-yaml v2 scalar resolution ([`super::resolve`]), duplicate keys as errors (strict
-//! decoding), merge keys (`<<`), alias expansion under a node budget (billion-laughs inputs are
-//! refused, not expanded), a nesting limit, and byte offsets (saphyr counts characters).
+//! not: go-yaml v2 scalar resolution ([`super::resolve`]), duplicate keys (reported, and resolved
+//! as kubectl's client-side conversion does: the last value wins), merge keys (`<<`), alias
+//! expansion under a node budget (billion-laughs inputs are refused, not expanded), a nesting
+//! limit, and byte offsets (saphyr counts characters).
 
 use super::resolve::{resolve_plain, Scalar};
 use super::tree::{Entry, Key, Node, Value};
@@ -952,11 +953,14 @@ impl<'a> Builder<'a> {
                                 Diagnostic::new(
                                     "yaml-duplicate-key",
                                     span,
-                                    format!("duplicate key `{name}`"),
+                                    format!("duplicate key `{name}`: the last value is used"),
                                 )
-                                .label("defined again here")
-                                .related(first_span, format!("`{name}` first defined here"))
-                                .help("the API server's strict decoding rejects duplicate fields; keep one"),
+                                .label("this value is used")
+                                .related(
+                                    first_span,
+                                    format!("`{name}` first defined here; this line has no effect"),
+                                )
+                                .help("remove one of the two: `kubectl apply` converts YAML to JSON on the client and keeps the last value, so the API server never sees the duplicate"),
                             );
                             entries[first] = Entry {
                                 key: name,
@@ -1193,6 +1197,20 @@ mod tests {
         assert_eq!(d.rule, "yaml-duplicate-key");
         assert_eq!(d.span.start, 10);
         assert_eq!(d.related[0].span.start, 0);
+        // kubectl's client-side conversion keeps the last value, and so does svcc; the texts say
+        // so rather than claiming the API server refuses the object.
+        assert!(
+            d.message.contains("the last value is used"),
+            "{}",
+            d.message
+        );
+        assert!(d.related[0].message.contains("no effect"));
+        let help = d.help.as_deref().unwrap_or("");
+        assert!(
+            help.contains("kubectl apply") && !help.contains("rejects"),
+            "{help}"
+        );
+        assert_eq!(p.documents[0].root.get("a").unwrap().as_i64(), Some(3));
     }
 
     #[test]

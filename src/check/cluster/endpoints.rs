@@ -6,6 +6,7 @@ use crate::diag::Diagnostic;
 use crate::link::{Links, SERVICE_NAME_LABEL};
 use crate::model::endpoints::EndpointPort;
 use crate::model::{Body, Model, Object};
+use std::collections::HashMap;
 
 /// The EndpointSlice controller's `managed-by` value.
 const CONTROLLER: &str = "endpointslice-controller.k8s.io";
@@ -13,6 +14,7 @@ const MANAGED_BY: &str = "endpointslice.kubernetes.io/managed-by";
 
 pub fn check(model: &Model, links: &Links, f: &mut Findings) {
     let objects = &model.objects;
+    let unpaired = Unpaired::new(objects, links);
     for (i, o) in objects.iter().enumerate() {
         match &o.body {
             Body::Service(svc) if !svc.is_external_name() => {
@@ -21,7 +23,7 @@ pub fn check(model: &Model, links: &Links, f: &mut Findings) {
                 };
                 let has_backends = !sl.endpoints.is_empty() || !sl.slices.is_empty();
                 if !svc.has_selector() && !has_backends {
-                    f.add(i, objects, no_backends(i, o, model, links));
+                    f.add(i, objects, no_backends(i, o, &unpaired));
                 }
                 if has_backends {
                     check_port_names(i, o, &sl.endpoints, &sl.slices, objects, f);
@@ -43,15 +45,7 @@ pub fn check(model: &Model, links: &Links, f: &mut Findings) {
                 }
             }
             Body::Endpoints(_) if links.service(links.namespace(i), o.name()).is_none() => {
-                let d = orphan(
-                    i,
-                    o,
-                    o.name(),
-                    o.head_span(),
-                    "metadata.name",
-                    links,
-                    objects,
-                );
+                let d = orphan(i, o, o.name(), o.head_span(), "metadata.name", &unpaired);
                 f.add(i, objects, d);
             }
             Body::EndpointSlice(_) => match o.meta.labels.get(SERVICE_NAME_LABEL) {
@@ -83,8 +77,7 @@ pub fn check(model: &Model, links: &Links, f: &mut Findings) {
                                 &name.value,
                                 name.span,
                                 &format!("metadata.labels[{SERVICE_NAME_LABEL}]"),
-                                links,
-                                objects,
+                                &unpaired,
                             ),
                         );
                     }
@@ -111,8 +104,8 @@ fn is_live_or_controller_managed(o: &Object) -> bool {
     live || managed
 }
 
-fn no_backends(i: usize, o: &Object, model: &Model, links: &Links) -> Diagnostic {
-    let ns = links.namespace(i);
+fn no_backends(i: usize, o: &Object, unpaired: &Unpaired) -> Diagnostic {
+    let ns = unpaired.links.namespace(i);
     let mut d = Diagnostic::new(
         "service-without-backends",
         o.head_span(),
@@ -123,19 +116,28 @@ fn no_backends(i: usize, o: &Object, model: &Model, links: &Links) -> Diagnostic
     )
     .label("no backends: connections to it are refused")
     .path("metadata.name");
-    let near = model.objects.iter().enumerate().find(|(e, eo)| {
-        links.namespace(*e) == ns
-            && match &eo.body {
-                Body::Endpoints(_) => links.service(ns, eo.name()).is_none(),
-                Body::EndpointSlice(_) => eo
-                    .meta
-                    .labels
-                    .get(SERVICE_NAME_LABEL)
-                    .is_some_and(|n| links.service(ns, &n.value).is_none()),
-                _ => false,
-            }
-    });
-    if let Some((_, eo)) = near {
+    let near = unpaired
+        .orphans
+        .get(ns)
+        .filter(|_| unpaired.compares(ns))
+        .into_iter()
+        .flatten()
+        .filter(|(_, wanted)| is_near(wanted, o.name()))
+        .min_by_key(|(_, wanted)| super::edit_distance(wanted, o.name()))
+        .copied()
+        .or_else(|| unpaired.only_pair(ns).map(|(orphan, _)| orphan))
+        .map(|(e, _)| &unpaired.objects[e]);
+    if let Some(eo) = near {
+        let help = match &eo.body {
+            Body::Endpoints(_) => format!(
+                "an Endpoints object backs the Service of the same name: rename it to `{}`",
+                o.name()
+            ),
+            _ => format!(
+                "an EndpointSlice backs the Service its `{SERVICE_NAME_LABEL}` label names: set it to `{}`",
+                o.name()
+            ),
+        };
         d = d
             .related(
                 eo.head_span(),
@@ -144,10 +146,7 @@ fn no_backends(i: usize, o: &Object, model: &Model, links: &Links) -> Diagnostic
                     describe(eo)
                 ),
             )
-            .help(format!(
-                "an Endpoints object backs the Service of the same name: rename it to `{}`",
-                o.name()
-            ));
+            .help(help);
     } else {
         d = d.help(format!("add an Endpoints object named `{}` (or an EndpointSlice labelled `{SERVICE_NAME_LABEL}: {}`), or a selector", o.name(), o.name()));
     }
@@ -160,9 +159,9 @@ fn orphan(
     wanted: &str,
     span: crate::source::Span,
     path: &str,
-    links: &Links,
-    objects: &[Object],
+    unpaired: &Unpaired,
 ) -> Diagnostic {
+    let (links, objects) = (unpaired.links, unpaired.objects);
     let ns = links.namespace(i);
     let message = match &o.body {
         Body::Endpoints(_) => format!("Endpoints `{wanted}` match no Service in namespace `{ns}`"),
@@ -177,6 +176,7 @@ fn orphan(
     let candidates = links
         .services
         .get(ns)
+        .filter(|_| unpaired.compares(ns))
         .into_iter()
         .flat_map(|m| m.iter())
         .filter_map(|(name, defs)| Some((name, *defs.last()?)));
@@ -186,22 +186,115 @@ fn orphan(
             objects[s]
                 .service()
                 .is_some_and(|svc| !svc.has_selector() && !svc.is_external_name())
-                && (is_near(name, wanted)
-                    || !links
-                        .service_links
-                        .get(&s)
-                        .is_some_and(|l| !l.endpoints.is_empty() || !l.slices.is_empty()))
+                && is_near(name, wanted)
         })
-        .min_by_key(|(name, _)| super::edit_distance(name, wanted));
+        .min_by_key(|(name, _)| super::edit_distance(name, wanted))
+        .map(|(name, s)| (name.as_str(), s))
+        .or_else(|| unpaired.only_pair(ns).map(|(_, service)| service));
     if let Some((name, s)) = near {
-        d = d
-            .related(
-                objects[s].head_span(),
-                format!("selector-less Service `{name}` has no backends"),
-            )
-            .help(format!("name it after the Service it backs: `{name}`"));
+        let backendless = unpaired
+            .backendless
+            .get(ns)
+            .is_some_and(|b| b.contains(&(name, s)));
+        let note = if backendless {
+            format!("selector-less Service `{name}` has no backends")
+        } else {
+            format!("selector-less Service `{name}` has a similar name")
+        };
+        let help = match &o.body {
+            Body::Endpoints(_) => format!("name it after the Service it backs: `{name}`"),
+            _ => format!("set the label to the Service it backs: `{name}`"),
+        };
+        d = d.related(objects[s].head_span(), note).help(help);
     }
     d
+}
+
+/// What may pair up, per namespace: Endpoints and EndpointSlices that name no Service (one per
+/// wanted name: the slices of one missing Service count once), and selector-less Services
+/// without Endpoints or EndpointSlice. Built once per run.
+/// Name comparisons a namespace may cost for similar-name hints (a million Endpoints against a
+/// million Services would take hours); past it, only the unambiguous pairing is offered.
+const NEAR_PAIRS: usize = 1_000_000;
+
+/// An orphan (object index, the Service name it wants).
+type Orphan<'a> = (usize, &'a str);
+/// A Service without backends (name, object index).
+type Backendless<'a> = (&'a str, usize);
+
+struct Unpaired<'a> {
+    objects: &'a [Object],
+    links: &'a Links,
+    orphans: HashMap<&'a str, Vec<Orphan<'a>>>,
+    backendless: HashMap<&'a str, Vec<Backendless<'a>>>,
+}
+
+impl<'a> Unpaired<'a> {
+    fn new(objects: &'a [Object], links: &'a Links) -> Self {
+        let mut u = Unpaired {
+            objects,
+            links,
+            orphans: HashMap::new(),
+            backendless: HashMap::new(),
+        };
+        for (e, eo) in objects.iter().enumerate() {
+            let ns = links.namespace(e);
+            let wanted = match &eo.body {
+                Body::Endpoints(_) => Some(eo.name()),
+                Body::EndpointSlice(_) => eo
+                    .meta
+                    .labels
+                    .get(SERVICE_NAME_LABEL)
+                    .map(|n| n.value.as_str()),
+                _ => None,
+            };
+            if let Some(w) = wanted.filter(|w| links.service(ns, w).is_none()) {
+                let list = u.orphans.entry(ns).or_default();
+                if !list.iter().any(|(_, o)| *o == w) {
+                    list.push((e, w));
+                }
+            }
+        }
+        for (ns, services) in &links.services {
+            for (name, defs) in services {
+                let Some(&s) = defs.last() else { continue };
+                let selectorless = objects[s]
+                    .service()
+                    .is_some_and(|svc| !svc.has_selector() && !svc.is_external_name());
+                let backed = links
+                    .service_links
+                    .get(&s)
+                    .is_some_and(|l| !l.endpoints.is_empty() || !l.slices.is_empty());
+                if selectorless && !backed {
+                    u.backendless
+                        .entry(ns.as_str())
+                        .or_default()
+                        .push((name.as_str(), s));
+                }
+            }
+        }
+        u
+    }
+
+    /// Whether names are compared in namespace `ns`: every orphan against every Service is a
+    /// quadratic search, skipped (and with it the similar-name hints) past [`NEAR_PAIRS`].
+    fn compares(&self, ns: &str) -> bool {
+        let orphans = self.orphans.get(ns).map_or(0, Vec::len);
+        let services = self.links.services.get(ns).map_or(0, |m| m.len());
+        orphans.saturating_mul(services) <= NEAR_PAIRS
+    }
+
+    /// Without a similar name, an orphan and a Service without backends are offered to each
+    /// other only when the pairing is unambiguous: the namespace has exactly one of each.
+    fn only_pair(&self, ns: &str) -> Option<(Orphan<'a>, Backendless<'a>)> {
+        match (
+            self.orphans.get(ns).map(Vec::as_slice),
+            self.backendless.get(ns).map(Vec::as_slice),
+        ) {
+            (Some([orphan]), Some([service])) => Some((*orphan, *service)),
+            _ => None,
+        }
+    }
 }
 
 /// Every Service port name must appear among the endpoint ports, or traffic to that port is
@@ -241,9 +334,9 @@ fn check_port_names(
         }
         let (first, e) = available[0];
         let shown = if name.is_empty() {
-            "the unnamed port".to_owned()
+            "the unnamed Service port".to_owned()
         } else {
-            format!("port `{name}`")
+            format!("Service port `{name}`")
         };
         let theirs: Vec<String> = available
             .iter()
@@ -258,11 +351,11 @@ fn check_port_names(
         f.add(i, objects, Diagnostic::new(
             "endpoint-port-mismatch",
             port.name.as_ref().map_or(port.span, |n| n.span),
-            format!("Service {shown} ({}) has no matching port in its endpoints", port.protocol.value),
+            format!("{shown} ({}) has no matching port in the endpoints of Service `{}`", port.protocol.value, o.name()),
         )
         .label(format!("endpoint ports: {}", theirs.join(", ")))
         .related(first.span, format!("ports of {}", describe(&objects[e])))
-        .path(format!("spec.ports[{p}].name"))
+        .path(if port.name.is_some() { format!("spec.ports[{p}].name") } else { format!("spec.ports[{p}]") })
         .help("endpoint ports are matched to Service ports by name and protocol; traffic to this port is rejected"));
     }
 }

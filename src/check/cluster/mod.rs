@@ -55,9 +55,11 @@ pub fn edit_distance(a: &str, b: &str) -> usize {
     prev[b.len()]
 }
 
-/// Two names that look like a typo of each other.
+/// Two names that look like a typo of each other. (The length check first: near-miss searches
+/// compare every pair of two lists, and most pairs differ in length by more than the limit.)
 pub fn is_near(a: &str, b: &str) -> bool {
-    a != b && edit_distance(a, b) <= (a.len().max(b.len()) / 4).clamp(1, 3)
+    let limit = (a.len().max(b.len()) / 4).clamp(1, 3);
+    a != b && a.chars().count().abs_diff(b.chars().count()) <= limit && edit_distance(a, b) <= limit
 }
 
 /// "Deployment `web`" or "Deployment `ns/web`".

@@ -157,7 +157,10 @@ fn undeclared(
         Diagnostic::new("target-port-not-declared", span, format!("targetPort {number} is not a declared container port of the selected pods"))
             .label(format!("the containers declare {}", ports.join(", ")))
             .path(format!("spec.ports[{p}].targetPort"))
-            .related(wl.template.span, format!("pod template of {}", describe(&objects[w])))
+            .related(
+                wl.template.spec.ports_anchor().unwrap_or(wl.template.span),
+                format!("container ports of {}", describe(&objects[w])),
+            )
             .help("check the port number; container ports are informational, so traffic goes to this port even if nothing listens there"),
     )
 }
@@ -208,9 +211,9 @@ fn named_missing(
     for &w in missing.iter().take(3) {
         if let Some(wl) = objects[w].workload() {
             d = d.related(
-                wl.template.span,
+                wl.template.spec.ports_anchor().unwrap_or(wl.template.span),
                 format!(
-                    "pod template of {} has no port `{name}`/{protocol}",
+                    "{} has no container port `{name}`/{protocol}",
                     describe(&objects[w])
                 ),
             );
@@ -240,66 +243,39 @@ fn matches_nothing(
     )
     .label("no pod template in the input has these labels")
     .path("spec.selector");
-    // Nearest miss in the same namespace: the workload that agrees on most pairs, preferring
-    // one whose disagreement looks like a typo.
-    let mut best: Option<(usize, usize, &str, &str)> = None; // (score, object, key, their value)
-    for (w, other) in model.objects.iter().enumerate() {
-        let Some(wl) = other.workload() else { continue };
-        if links.namespace(w) != ns {
-            continue;
-        }
-        let labels = &wl.template.labels;
-        let mut score = 0;
-        let mut miss: Option<(&str, &str)> = None;
-        for (k, v) in selector.iter() {
-            match labels.get(k) {
-                Some(l) if l.value == v => score += 4,
-                Some(l) => {
-                    score += if is_near(&l.value, v) { 3 } else { 1 };
-                    miss.get_or_insert((k, l.value.as_str()));
-                }
-                None => {
-                    if let Some((lk, _)) = labels.iter().find(|(lk, lv)| is_near(lk, k) && *lv == v)
-                    {
-                        score += 3;
-                        miss.get_or_insert((lk, v));
-                    }
-                }
-            }
-        }
-        if let Some((k, theirs)) = miss {
-            if best.is_none_or(|b| score > b.0) {
-                best = Some((score, w, k, theirs));
-            }
-        }
-    }
-    if let Some((_, w, key, theirs)) = best {
-        let wl = model.objects[w].workload();
-        let span = wl
-            .and_then(|wl| {
-                wl.template
-                    .labels
-                    .entries
-                    .iter()
-                    .find(|(k, _)| k.value == key)
-                    .map(|(_, v)| v.span)
-            })
-            .unwrap_or(model.objects[w].head_span());
-        d = d
-            .related(
-                span,
+    if let Some(miss) = nearest_miss(selector, ns, model, links) {
+        let other = &model.objects[miss.workload];
+        let labels = other.workload().map(|wl| &wl.template.labels);
+        let (span, note, help) = match miss.kind {
+            Miss::Value { key, theirs } | Miss::Key { theirs: (key, theirs), .. } => (
+                labels
+                    .and_then(|l| l.entries.iter().find(|(k, _)| k.value == key))
+                    .map(|(_, v)| v.span),
+                format!("near miss: {} has `{key}: {theirs}`", describe(other)),
+                format!("did you mean `{key}: {theirs}`?"),
+            ),
+            Miss::Absent { key } => (
+                labels.and_then(|l| l.span),
                 format!(
-                    "near miss: {} has `{key}: {theirs}`",
-                    describe(&model.objects[w])
+                    "near miss: {} has the other labels of the selector, but no `{key}`",
+                    describe(other)
                 ),
-            )
-            .help(format!("did you mean `{key}: {theirs}`?"));
-        if let Some((k, v)) = selector
-            .entries
-            .iter()
-            .find(|(k, _)| k.value == key || is_near(&k.value, key))
-        {
-            d.span = if k.value == key { v.span } else { k.span };
+                format!(
+                    "add the label `{key}` to the pod template of {}, or remove it from the selector",
+                    describe(other)
+                ),
+            ),
+        };
+        d = d
+            .related(span.unwrap_or(other.head_span()), note)
+            .help(help);
+        // The primary span moves to the selector pair that differs.
+        let (ours, at_value) = match miss.kind {
+            Miss::Value { key, .. } => (key, true),
+            Miss::Key { ours, .. } | Miss::Absent { key: ours } => (ours, false),
+        };
+        if let Some((k, v)) = selector.entries.iter().find(|(k, _)| k.value == ours) {
+            d.span = if at_value { v.span } else { k.span };
         }
         return d;
     }
@@ -320,4 +296,87 @@ fn matches_nothing(
         }
     }
     d.help("the workloads may be defined elsewhere; if not, check the selector against the pod template labels")
+}
+
+/// How the nearest workload differs from a selector that selects nothing.
+#[derive(Clone, Copy)]
+enum Miss<'a> {
+    /// The key is there with another value: `(key, their value)`.
+    Value { key: &'a str, theirs: &'a str },
+    /// A key that looks like a typo of ours, with our value: `theirs` is `(key, value)`.
+    Key {
+        ours: &'a str,
+        theirs: (&'a str, &'a str),
+    },
+    /// Our key is not among their labels at all.
+    Absent { key: &'a str },
+}
+
+struct NearMiss<'a> {
+    workload: usize,
+    kind: Miss<'a>,
+}
+
+/// The workload in namespace `ns` that nearly matches `selector`, if one really does: one of
+/// its labels differs from a selector pair by a typo (a value or a key within [`is_near`]), or
+/// it agrees on most of the selector (more than half of the pairs equal, at least one). A
+/// workload that merely shares a key (`app: zk` against `app: echoheaders`) is no near miss.
+/// Among several, the one that agrees on most pairs wins, typos counting almost as much.
+fn nearest_miss<'a>(
+    selector: &'a StrMap,
+    ns: &str,
+    model: &'a Model,
+    links: &Links,
+) -> Option<NearMiss<'a>> {
+    let mut best: Option<(usize, NearMiss<'a>)> = None;
+    for (w, other) in model.objects.iter().enumerate() {
+        let Some(wl) = other.workload() else { continue };
+        if links.namespace(w) != ns {
+            continue;
+        }
+        let labels = &wl.template.labels;
+        let (mut equal, mut score) = (0, 0);
+        let (mut typo, mut differs): (Option<Miss>, Option<Miss>) = (None, None);
+        for (k, v) in selector.iter() {
+            match labels.get(k) {
+                Some(l) if l.value == v => {
+                    equal += 1;
+                    score += 4;
+                }
+                Some(l) if is_near(&l.value, v) => {
+                    score += 3;
+                    typo.get_or_insert(Miss::Value {
+                        key: k,
+                        theirs: &l.value,
+                    });
+                }
+                Some(l) => {
+                    score += 1;
+                    differs.get_or_insert(Miss::Value {
+                        key: k,
+                        theirs: &l.value,
+                    });
+                }
+                None => match labels.iter().find(|(lk, lv)| is_near(lk, k) && *lv == v) {
+                    Some(theirs) => {
+                        score += 3;
+                        typo.get_or_insert(Miss::Key { ours: k, theirs });
+                    }
+                    None => {
+                        differs.get_or_insert(Miss::Absent { key: k });
+                    }
+                },
+            }
+        }
+        let most = equal >= 1 && 2 * equal > selector.len();
+        let kind = match (typo, differs) {
+            (Some(t), _) => t,
+            (None, Some(d)) if most => d,
+            _ => continue,
+        };
+        if best.as_ref().is_none_or(|(s, _)| score > *s) {
+            best = Some((score, NearMiss { workload: w, kind }));
+        }
+    }
+    best.map(|(_, m)| m)
 }

@@ -46,7 +46,8 @@ pub fn check(model: &Model, links: &Links, f: &mut Findings) {
                 .get(ns)
                 .into_iter()
                 .flat_map(|m| m.iter())
-                .find(|(n, _)| is_near(n, &name.value))
+                .filter(|(n, _)| is_near(n, &name.value))
+                .min_by_key(|(n, _)| super::edit_distance(n, &name.value))
                 .and_then(|(n, defs)| Some((n, *defs.last()?)));
             if let Some((n, si)) = near {
                 d = d

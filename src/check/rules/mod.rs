@@ -9,6 +9,7 @@
 mod allocation;
 mod containers;
 mod endpoints;
+mod ineffective_annotation;
 mod metadata;
 mod service_ips;
 mod service_ports;
@@ -33,6 +34,7 @@ pub fn check_object(ctx: &Context, object: &Object, sink: &mut Sink) {
             service_ips::check_source_ranges_annotation(svc, &object.meta.annotations, sink);
             allocation::check(ctx, svc, sink);
             service_warnings::check(ctx, object, svc, sink);
+            ineffective_annotation::check(object, svc, sink);
         }
         Body::Endpoints(ep) => endpoints::check_endpoints(ep, sink),
         Body::EndpointSlice(slice) => endpoints::check_slice(slice, sink),
