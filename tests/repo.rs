@@ -214,23 +214,10 @@ fn files_named_on_the_command_line_are_checked_as_written() {
 #[test]
 fn a_kustomization_sets_its_namespace() {
     // One overlay over its base: the base's objects are built into `prod`.
-    let out = svcc_in(
-        &root(),
-        &[
-            "compile",
-            "--target",
-            "plan",
-            "corpus/repo/kustomize/base",
-            "corpus/repo/kustomize/overlays/prod",
-        ],
-    );
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let plan = json(&out);
+    let plan = plan_of(&[
+        "corpus/repo/kustomize/base",
+        "corpus/repo/kustomize/overlays/prod",
+    ]);
     let services: Vec<(&str, &str)> = plan["services"]
         .as_array()
         .expect("services")
@@ -244,18 +231,22 @@ fn a_kustomization_sets_its_namespace() {
         .collect();
     assert_eq!(services, [("prod", "api")]);
     // Both overlays: they disagree, so the base keeps the namespace it was written with.
-    let out = svcc_in(
-        &root(),
-        &["compile", "--target", "plan", "corpus/repo/kustomize"],
-    );
+    let plan = plan_of(&["corpus/repo/kustomize"]);
+    assert_eq!(plan["services"][0]["namespace"], "default");
+}
+
+/// `svcc compile --target plan PATHS`, which must succeed.
+fn plan_of(paths: &[&str]) -> Value {
+    let mut args = vec!["compile", "--target", "plan"];
+    args.extend_from_slice(paths);
+    let out = svcc_in(&root(), &args);
     assert_eq!(
         out.status.code(),
         Some(0),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let plan = json(&out);
-    assert_eq!(plan["services"][0]["namespace"], "default");
+    json(&out)
 }
 
 fn copy_tree(from: &Path, to: &Path) {

@@ -143,14 +143,8 @@ fn check_texts_as(
             text.clone(),
         );
         source.walked = walked;
-        let file = loaded.sources.add(source);
-        let consumed = yaml::parse_each(file, text, &settings.limits, &sink);
-        loaded.diagnostics.extend(consumed.diagnostics);
-        loaded.count += consumed.count;
-        loaded
-            .piece_files
-            .extend(std::iter::repeat_n(file, consumed.pieces.len()));
-        loaded.pieces.extend(consumed.pieces);
+        let consumed = yaml::parse_each(loaded.next_file(), text, &settings.limits, &sink);
+        loaded.add_parsed(source, consumed);
     }
     Ok(finish_checks(loaded, &Skipped::default(), settings, mode))
 }

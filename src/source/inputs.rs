@@ -264,16 +264,28 @@ pub fn load_each<S: Documents>(
         .collect();
     for (source, encoding_problem, parsed) in parsed {
         // Ids are handed out in order: the same `FileId(i)` the parse used.
-        let file = loaded.sources.add(source);
         loaded.diagnostics.extend(encoding_problem);
-        loaded.diagnostics.extend(parsed.diagnostics);
-        loaded.count += parsed.count;
-        loaded
-            .piece_files
-            .extend(std::iter::repeat_n(file, parsed.pieces.len()));
-        loaded.pieces.extend(parsed.pieces);
+        loaded.add_parsed(source, parsed);
     }
     loaded
+}
+
+impl<T> Loaded<T> {
+    /// The id the next file added will get (to parse it with).
+    pub fn next_file(&self) -> FileId {
+        FileId(self.sources.len() as u32)
+    }
+
+    /// Adds a file and what parsing it (as [`Loaded::next_file`]) gave.
+    pub fn add_parsed(&mut self, source: SourceFile, parsed: yaml::Consumed<T>) -> FileId {
+        let file = self.sources.add(source);
+        self.diagnostics.extend(parsed.diagnostics);
+        self.count += parsed.count;
+        self.piece_files
+            .extend(std::iter::repeat_n(file, parsed.pieces.len()));
+        self.pieces.extend(parsed.pieces);
+        file
+    }
 }
 
 /// One input's bytes, before decoding.
