@@ -67,7 +67,6 @@ fn clusters(dir: &std::path::Path) -> Vec<Cluster> {
 fn stages(c: &mut Criterion, clusters: &[Cluster]) {
     let settings = Settings::default();
     let profile = &settings.profile;
-    let options = RunOptions::default();
     let lower_options = LowerOptions::default();
     let nft_options = nft::Options::default();
     let dns_options = dns::Options::default();
@@ -120,13 +119,15 @@ fn stages(c: &mut Criterion, clusters: &[Cluster]) {
         });
         g.bench_function(id("check-cluster"), |b| {
             b.iter(|| {
+                let engine = check::Engine::new(&model, RunOptions::default());
                 check::run(
                     black_box(&model),
                     &links,
                     profile,
                     Vec::new(),
                     Vec::new(),
-                    &options,
+                    engine,
+                    None,
                 )
             })
         });

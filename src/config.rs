@@ -1,11 +1,15 @@
-//! Cluster profile and configuration: what svcc needs to know about the cluster, from flags,
-//! `svcc.toml` and defaults (in that order of precedence), validated once.
+//! Cluster profile and configuration: what svcc needs to know about the cluster and the run,
+//! from flags, `svcc.toml` and defaults (in that order of precedence), validated once
+//! ([`Settings::resolve`]). Everything after this module trusts the values it hands out.
 //!
 //! Defaults (DESIGN.md): cluster domain `cluster.local`, service CIDR `10.96.0.0/12`
 //! (single-stack IPv4), NodePort range `30000-32767`, the newest bundled Kubernetes version.
 
-use crate::check::syntax;
 use crate::diag::Severity;
+use crate::selector::Selector;
+use crate::source::inputs::{self, PathFilter};
+use crate::source::yaml::Limits;
+use crate::syntax;
 use ipnet::IpNet;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -63,6 +67,140 @@ impl Profile {
 
     pub fn node_port_range_text(&self) -> String {
         format!("{}-{}", self.node_port_range.0, self.node_port_range.1)
+    }
+}
+
+/// Everything a run is configured with, resolved from flags, `svcc.toml` and defaults.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub profile: Profile,
+    pub limits: Limits,
+    pub max_file_bytes: u64,
+    /// Rule id → level, overriding the catalogue.
+    pub levels: BTreeMap<String, Level>,
+    /// `-l`: restrict checks and output to objects whose labels match.
+    pub selection: Option<Selector>,
+    /// `[files]` globs applied while walking directories.
+    pub filter: PathFilter,
+    /// `[files] apply-together` / `--apply-together`: globs naming files applied together.
+    pub apply_together: Vec<String>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            profile: Profile::default(),
+            limits: Limits::default(),
+            max_file_bytes: inputs::DEFAULT_MAX_FILE_BYTES,
+            levels: BTreeMap::new(),
+            selection: None,
+            filter: PathFilter::default(),
+            apply_together: Vec::new(),
+        }
+    }
+}
+
+/// What the command line says about the cluster and the run; each value wins over
+/// `svcc.toml`.
+#[derive(Clone, Debug, Default)]
+pub struct Overrides {
+    pub service_cidr: Vec<String>,
+    pub node_port_range: Option<String>,
+    pub cluster_domain: Option<String>,
+    pub kubernetes_version: Option<String>,
+    pub namespace: Option<String>,
+    /// `--config FILE`, else the nearest `svcc.toml`.
+    pub config: Option<PathBuf>,
+    pub apply_together: Vec<String>,
+}
+
+impl Settings {
+    /// Flags over `svcc.toml` over defaults, each value validated once.
+    pub fn resolve(flags: &Overrides) -> Result<Settings, ConfigError> {
+        let mut settings = Settings::default();
+        if let Some(path) = find_config(flags.config.as_deref()) {
+            settings.apply_file(&path)?;
+        }
+        settings.apply_flags(flags)?;
+        Ok(settings)
+    }
+
+    fn apply_file(&mut self, path: &Path) -> Result<(), ConfigError> {
+        let origin = path.display().to_string();
+        let file = read_file_config(path)?;
+        let c = &file.cluster;
+        let profile = &mut self.profile;
+        if let Some(v) = &c.service_cidr {
+            profile.service_cidrs = parse_service_cidrs(v, &origin)?;
+            profile.service_cidrs_declared = true;
+        }
+        if let Some(v) = &c.node_port_range {
+            profile.node_port_range = parse_node_port_range(v, &origin)?;
+        }
+        if let Some(v) = &c.cluster_domain {
+            profile.cluster_domain = parse_cluster_domain(v, &origin)?;
+        }
+        if let Some(v) = &c.kubernetes_version {
+            profile.kubernetes_minor = parse_kubernetes_version(v, &origin)?;
+        }
+        if let Some(v) = &c.default_namespace {
+            profile.default_namespace = parse_namespace(v, "default-namespace", &origin)?;
+        }
+        self.filter.include = file.files.include.clone();
+        self.filter.exclude = file.files.exclude.clone();
+        self.apply_together = file.files.apply_together.clone();
+        for (id, level) in &file.rules {
+            if crate::catalogue::lookup(id).is_none() {
+                return Err(config_error(
+                    &origin,
+                    format!("[rules]: unknown rule `{id}` (see `svcc rules`)"),
+                ));
+            }
+            let level = parse_level(level).ok_or_else(|| {
+                config_error(
+                    &origin,
+                    format!("[rules] {id} = `{level}`: expected off, info, warning or error"),
+                )
+            })?;
+            self.levels.insert(id.clone(), level);
+        }
+        Ok(())
+    }
+
+    fn apply_flags(&mut self, flags: &Overrides) -> Result<(), ConfigError> {
+        let origin = "command line";
+        if !flags.apply_together.is_empty() {
+            self.apply_together = flags.apply_together.clone();
+        }
+        let profile = &mut self.profile;
+        if !flags.service_cidr.is_empty() {
+            profile.service_cidrs = parse_service_cidrs(&flags.service_cidr, origin)?;
+            profile.service_cidrs_declared = true;
+        }
+        if let Some(v) = &flags.node_port_range {
+            profile.node_port_range = parse_node_port_range(v, origin)?;
+        }
+        if let Some(v) = &flags.cluster_domain {
+            profile.cluster_domain = parse_cluster_domain(v, origin)?;
+        }
+        if let Some(v) = &flags.kubernetes_version {
+            profile.kubernetes_minor = parse_kubernetes_version(v, origin)?;
+        }
+        if let Some(v) = &flags.namespace {
+            profile.default_namespace = parse_namespace(v, "--namespace", origin)?;
+        }
+        Ok(())
+    }
+}
+
+fn parse_namespace(value: &str, what: &str, origin: &str) -> Result<String, ConfigError> {
+    if syntax::dns1123_label(value).is_empty() {
+        Ok(value.to_owned())
+    } else {
+        Err(config_error(
+            origin,
+            format!("{what} `{value}` is not a valid namespace name"),
+        ))
     }
 }
 

@@ -6,7 +6,7 @@
 //! Wording follows rustc: lowercase, no trailing period, code in backticks, and only `help`
 //! says how to fix.
 
-use crate::source::Span;
+use crate::span::Span;
 use serde::Serialize;
 use std::borrow::Cow;
 use std::fmt;

@@ -5,6 +5,7 @@
 //! `apply`) read the same model.
 
 pub mod apply;
+pub mod catalogue;
 pub mod check;
 pub mod cli;
 pub mod config;
@@ -18,4 +19,6 @@ pub mod plan;
 pub mod report;
 pub mod selector;
 pub mod source;
+pub mod span;
+pub mod syntax;
 pub mod timing;

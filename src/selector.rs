@@ -4,8 +4,8 @@
 //! `key==value`, `key!=value`, `key in (v1,v2)` or `key notin (v1,v2)`. Keys and values are
 //! checked with Kubernetes' label syntax. Errors name the column and what was expected.
 
-use crate::check::syntax;
 use crate::model::StrMap;
+use crate::syntax;
 use nom::branch::alt;
 use nom::bytes::complete::{tag, take_while, take_while1};
 use nom::character::complete::{char, multispace0};

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use svcc::check::registry::{RuleInfo, CATALOGUE};
+use svcc::catalogue::{RuleInfo, CATALOGUE};
 use svcc::diag::{Diagnostic, Severity};
 use svcc::pipeline::{compile_text, compile_texts, Settings};
 use svcc::plan::LowerOptions;

@@ -692,3 +692,63 @@ fn compiling_an_input_without_endpoints_says_so_once() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!stderr.contains("no-endpoints-in-input"), "{stderr}");
 }
+
+// See: issue #14 (allocation notes were settled outside the check engine: suppressions and
+// `-l` did not apply to them, and the suppression was reported as unused).
+#[test]
+fn lowering_notes_go_through_suppressions_and_selection() {
+    let service = |name: &str, team: &str, annotations: &str| {
+        format!(
+            "apiVersion: v1\nkind: Service\nmetadata:\n  name: {name}\n  labels: {{team: {team}}}\n{annotations}spec:\n  \
+             selector: {{app: {name}}}\n  ports: [{{port: 80}}]\n---\n\
+             apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\n  labels: {{app: {name}, team: {team}}}\nspec:\n  \
+             containers: [{{name: c, image: i}}]\nstatus: {{podIP: 10.0.0.9}}\n---\n"
+        )
+    };
+    let notes = |out: &Output| -> Vec<String> {
+        String::from_utf8_lossy(&out.stderr)
+            .lines()
+            .filter(|l| l.contains("[allocated-cluster-ip]") || l.contains("[unused-suppression]"))
+            .map(|l| l.split(": ").nth(1).unwrap_or("").to_owned())
+            .collect()
+    };
+    let compile = |args: &[&str], input: &str| {
+        let mut all = vec!["compile", "--target", "plan", "--format", "short"];
+        all.extend_from_slice(args);
+        all.push("-");
+        let out = svcc_stdin(&all, input);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    };
+    // Without suppressions, each Service's clusterIP allocation is noted.
+    let plain = format!("{}{}", service("a", "web", ""), service("b", "ops", ""));
+    assert_eq!(
+        notes(&compile(&[], &plain)),
+        ["info[allocated-cluster-ip]", "info[allocated-cluster-ip]"]
+    );
+    // An annotation silences its object's note, and is used.
+    let annotated = format!(
+        "{}{}",
+        service(
+            "a",
+            "web",
+            "  annotations: {svcc.dev/ignore: allocated-cluster-ip}\n"
+        ),
+        service("b", "ops", "")
+    );
+    let out = compile(&[], &annotated);
+    assert_eq!(notes(&out), ["info[allocated-cluster-ip]"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("`default/b` gets clusterIP"));
+    // A file header silences them all.
+    let header = format!("# svcc:ignore allocated-cluster-ip\n{plain}");
+    assert!(notes(&compile(&[], &header)).is_empty());
+    // `-l` leaves out the notes of unselected objects.
+    let out = compile(&["-l", "team=ops"], &plain);
+    assert_eq!(notes(&out), ["info[allocated-cluster-ip]"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("`default/b` gets clusterIP"));
+}

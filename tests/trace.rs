@@ -121,3 +121,47 @@ fn human_output_names_the_lines() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("expected IP:PORT/PROTO"));
 }
+
+// See: issue #14 (trace exited 2 on input errors; the README says 1 means errors found).
+#[test]
+fn trace_exit_codes_follow_the_readme() {
+    let dir = tempfile::tempdir().unwrap();
+    let broken = dir.path().join("broken.yaml");
+    std::fs::write(
+        &broken,
+        "apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec:\n  ports: [{port: 0}]\n",
+    )
+    .unwrap();
+    let trace = |path: &std::path::Path| {
+        Command::new(env!("CARGO_BIN_EXE_svcc"))
+            .arg("trace")
+            .arg(path)
+            .args(["--to", "10.96.0.10:53/udp"])
+            .output()
+            .unwrap()
+    };
+    let out = trace(&broken);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("the input has 1 errors"));
+    let out = trace(&dir.path().join("missing.yaml"));
+    assert_eq!(out.status.code(), Some(2));
+    // A host-bit --cluster-cidr is refused as `compile` refuses it.
+    let out = Command::new(env!("CARGO_BIN_EXE_svcc"))
+        .args([
+            "trace",
+            "corpus/trace/cluster.yaml",
+            "--to",
+            "10.96.0.10:53/udp",
+            "--cluster-cidr",
+            "10.244.0.1/16",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("has host bits set"));
+}

@@ -16,11 +16,10 @@
 pub mod cluster;
 pub mod path;
 mod placeholders;
-pub mod registry;
+
 pub mod rules;
 pub mod schema;
 pub mod suppress;
-pub mod syntax;
 
 use crate::config::{Level, Profile};
 use crate::diag::Diagnostic;
@@ -91,9 +90,6 @@ pub struct RunOptions<'a> {
     pub selection: Option<&'a Selector>,
     /// Rules silenced for whole files by a header comment (`# svcc:ignore ID,ID`).
     pub file_suppressions: HashMap<FileId, Vec<suppress::Suppression>>,
-    /// The input's files: findings on template placeholders in files found by a walk are
-    /// replaced by one note per file.
-    pub sources: Option<&'a SourceMap>,
 }
 
 /// The engine's result.
@@ -102,6 +98,75 @@ pub struct Checked {
     pub diagnostics: Vec<Diagnostic>,
     /// Findings silenced by suppressions.
     pub suppressed: usize,
+}
+
+/// The one settle step every finding of a run goes through, whichever stage made it (the
+/// loader, the object and cluster rules, lowering's allocation notes): the selection (`-l`),
+/// template placeholders in walked files, the severity (catalogue, configuration, ceiling)
+/// and the suppressions. Findings may come in several batches; [`Engine::finish`] then
+/// reports the suppressions that silenced nothing, after every batch has had its chance.
+#[derive(Debug)]
+pub struct Engine {
+    levels: BTreeMap<String, Level>,
+    /// Per object, whether `-l` selects it (`None`: no selection).
+    selected: Option<Vec<bool>>,
+    suppressions: suppress::Suppressions,
+}
+
+impl Engine {
+    pub fn new(model: &Model, options: RunOptions) -> Engine {
+        let selected = options.selection.map(|s| {
+            model
+                .objects
+                .iter()
+                .map(|o| s.matches(&o.meta.labels))
+                .collect()
+        });
+        Engine {
+            levels: options.levels,
+            selected,
+            suppressions: suppress::Suppressions::new(model, options.file_suppressions),
+        }
+    }
+
+    fn is_selected(&self, object: usize) -> bool {
+        self.selected
+            .as_ref()
+            .is_none_or(|s| s.get(object).copied().unwrap_or(true))
+    }
+
+    /// Settles a batch of findings (with the index of the object each is about, if any).
+    /// `sources` turns findings on template placeholders in walked files into notes.
+    pub fn settle(
+        &mut self,
+        mut findings: Vec<(Option<usize>, Diagnostic)>,
+        sources: Option<&SourceMap>,
+    ) -> Vec<Diagnostic> {
+        findings.retain(|(i, _)| i.is_none_or(|i| self.is_selected(i)));
+        if let Some(sources) = sources {
+            placeholders::replace(&mut findings, sources);
+        }
+        findings.retain_mut(|(_, d)| settle_level(d, &self.levels));
+        self.suppressions.filter(findings)
+    }
+
+    /// The findings about suppressions that silenced nothing, settled, and the number of
+    /// findings suppressed in all batches.
+    pub fn finish(self, model: &Model) -> Checked {
+        let selected = |i: usize| {
+            self.selected
+                .as_ref()
+                .is_none_or(|s| s.get(i).copied().unwrap_or(true))
+        };
+        let (mut unused, suppressed) =
+            self.suppressions
+                .finish(model, &selected, self.selected.is_some());
+        unused.retain_mut(|d| settle_level(d, &self.levels));
+        Checked {
+            diagnostics: unused,
+            suppressed,
+        }
+    }
 }
 
 /// The checks of one object on its own: the schema on its tree, then the rules on its typed
@@ -128,23 +193,20 @@ pub fn check_object(
     sink.into_diagnostics()
 }
 
-/// Finishes the checks over the linked model: `diagnostics` are the findings of loading and
-/// decoding, `object_findings` those of [`check_object`] with indices into `model.objects`;
-/// the cross-object rules run here, then severities, suppressions and ordering are settled.
+/// Runs the cross-object rules on the linked model and settles every finding so far:
+/// `diagnostics` are the findings of loading and decoding, `object_findings` those of
+/// [`check_object`] with indices into `model.objects`. The engine is returned for later
+/// batches (lowering's notes) and for [`Engine::finish`].
 pub fn run(
     model: &Model,
     links: &Links,
     profile: &Profile,
     diagnostics: Vec<Diagnostic>,
     object_findings: Vec<(usize, Diagnostic)>,
-    options: &RunOptions,
-) -> Checked {
+    mut engine: Engine,
+    sources: Option<&SourceMap>,
+) -> (Vec<Diagnostic>, Engine) {
     let ctx = Context { profile };
-    let selected = |i: usize| {
-        options
-            .selection
-            .is_none_or(|s| s.matches(&model.objects[i].meta.labels))
-    };
     let mut all: Vec<(Option<usize>, Diagnostic)> =
         Vec::with_capacity(diagnostics.len() + object_findings.len());
     all.extend(diagnostics.into_iter().map(|d| (None, d)));
@@ -153,33 +215,17 @@ pub fn run(
         cluster::check(&ctx, model, links)
             .items
             .into_iter()
-            .filter(|(i, _)| selected(*i))
             .map(|(i, d)| (Some(i), d)),
     );
-    if let Some(sources) = options.sources {
-        placeholders::replace(&mut all, sources);
-    }
-    all.retain_mut(|(_, d)| settle_level(d, &options.levels));
-    let (mut diagnostics, suppressed) = suppress::apply(
-        all,
-        model,
-        &options.file_suppressions,
-        &selected,
-        options.selection.is_some(),
-    );
-    // Again, for the findings about suppressions themselves.
-    diagnostics.retain_mut(|d| settle_level(d, &options.levels));
-    Checked {
-        diagnostics: settle_order(diagnostics),
-        suppressed,
-    }
+    let settled = engine.settle(all, sources);
+    (settled, engine)
 }
 
 /// Sets a finding's severity (catalogue default, then configuration); false when its rule is
 /// turned off.
 fn settle_level(d: &mut Diagnostic, levels: &BTreeMap<String, Level>) -> bool {
     // Every emitted id is in the catalogue: `tests/catalogue.rs` enforces it.
-    let default = registry::lookup(d.rule).map(|r| r.severity);
+    let default = crate::catalogue::lookup(d.rule).map(|r| r.severity);
     match levels.get(d.rule).copied() {
         Some(Level::Off) => return false,
         Some(Level::On(s)) => d.severity = s,

@@ -2,7 +2,7 @@
 //! run on stderr: what changed and how long it took.
 
 use super::args::{ApplyArgs, ClusterArgs, DataplaneTarget, IptablesArgs};
-use super::commands::input_settings;
+use super::common::input_settings;
 use crate::apply::iptables::{self as ipt_apply, IptablesApply, SystemXtables};
 use crate::apply::runner::{NftRunner, RunError, Runner};
 use crate::apply::{self, Applied, ApplyError, Request};
@@ -265,7 +265,7 @@ enum Dataplane {
 fn dataplane_options(args: &ApplyArgs) -> Result<Dataplane, String> {
     match args.target {
         DataplaneTarget::Nft => {
-            super::compile::nft_options(&args.net, crate::emit::Target::Nft).map(Dataplane::Nft)
+            super::dataplane::nft_options(&args.net, crate::emit::Target::Nft).map(Dataplane::Nft)
         }
         DataplaneTarget::Iptables => {
             let own = IptablesArgs {
@@ -273,7 +273,7 @@ fn dataplane_options(args: &ApplyArgs) -> Result<Dataplane, String> {
                 no_jumps: true,
             };
             let opts =
-                super::compile::iptables_options(&args.net, &own, crate::emit::Target::Iptables)?;
+                super::dataplane::iptables_options(&args.net, &own, crate::emit::Target::Iptables)?;
             if opts.prefix == "KUBE" {
                 return Err(
                     "--table KUBE would make svcc delete kube-proxy's chains as stale; \

@@ -76,6 +76,21 @@ pub struct ClusterArgs {
     pub color: ColorChoice,
 }
 
+impl ClusterArgs {
+    /// What these flags say for [`crate::config::Settings::resolve`].
+    pub fn overrides(&self) -> crate::config::Overrides {
+        crate::config::Overrides {
+            service_cidr: self.service_cidr.clone(),
+            node_port_range: self.node_port_range.clone(),
+            cluster_domain: self.cluster_domain.clone(),
+            kubernetes_version: self.kubernetes_version.clone(),
+            namespace: self.namespace.clone(),
+            config: self.config.clone(),
+            apply_together: self.apply_together.clone(),
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
 pub enum ColorChoice {
     /// On a terminal, unless NO_COLOR is set

@@ -2,19 +2,19 @@
 //! there are errors nothing at all is written to stdout (exit 1), so
 //! `svcc compile --target nft m/ | nft -f -` never applies a partial ruleset.
 
-use super::args::{ClusterArgs, CompileArgs, IptablesArgs, NftArgs};
-use super::commands::{exit_code, input_settings, use_color};
+use super::args::{ClusterArgs, CompileArgs};
+use super::common;
+use super::dataplane::{iptables_options, nft_options, refuse_iptables_flags};
 use crate::diag::Severity;
 use crate::emit::{self, Target};
 use crate::pipeline;
 use crate::plan::LowerOptions;
 use crate::report::{self, Report};
 use std::io::Write;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 pub fn run(cluster: &ClusterArgs, args: &CompileArgs) -> anyhow::Result<ExitCode> {
-    let settings = match input_settings(cluster, args.selector.as_deref(), &args.limits) {
+    let settings = match common::input_settings(cluster, args.selector.as_deref(), &args.limits) {
         Ok(s) => s,
         Err(code) => return Ok(code),
     };
@@ -28,22 +28,16 @@ pub fn run(cluster: &ClusterArgs, args: &CompileArgs) -> anyhow::Result<ExitCode
     };
     let target_options = match target_options {
         Ok(o) => o,
-        Err(e) => {
-            eprintln!("svcc: error: {e}");
-            return Ok(ExitCode::from(2));
-        }
+        Err(e) => return Ok(common::usage(&e)),
     };
     if let Some(node) = &args.node {
-        if !crate::check::syntax::dns1123_subdomain(node).is_empty() {
-            eprintln!("svcc: error: --node `{node}` is not a valid node name");
-            return Ok(ExitCode::from(2));
+        if !crate::syntax::dns1123_subdomain(node).is_empty() {
+            return Ok(common::usage(&format!(
+                "--node `{node}` is not a valid node name"
+            )));
         }
     }
-    let paths = if args.paths.is_empty() {
-        vec![PathBuf::from(".")]
-    } else {
-        args.paths.clone()
-    };
+    let paths = common::paths_or_cwd(&args.paths);
     let options = LowerOptions {
         node: args.node.clone(),
         dataplane_only: matches!(args.target, Target::Nft | Target::Iptables),
@@ -62,19 +56,16 @@ pub fn run(cluster: &ClusterArgs, args: &CompileArgs) -> anyhow::Result<ExitCode
             diagnostics: &shown,
             sources: &outcome.sources,
             summary: outcome.summary,
-            color: use_color(cluster.color) && std::io::IsTerminal::is_terminal(&std::io::stderr()),
+            color: common::use_color(cluster.color, &std::io::stderr()),
             unreadable: &unreadable,
         };
         let mut err = std::io::stderr().lock();
         report::write(args.format, &report, &mut err)?;
     }
-    for e in &outcome.errors {
-        let e = e.to_string();
-        eprintln!("svcc: error: {}", crate::report::printable::printable(&e));
-    }
+    common::print_input_errors(outcome);
     let pipeline::Compiled { outcome, plan } = compiled;
     let Some(plan) = plan else {
-        return Ok(ExitCode::from(exit_code(&outcome, false).max(1)));
+        return Ok(ExitCode::from(common::exit_code(&outcome, false).max(1)));
     };
     if args.target == Target::Dns {
         return super::dns::run(&plan, &args.dns, &outcome.model);
@@ -163,90 +154,4 @@ fn render(
 enum TargetOptions {
     Nft(emit::nft::Options),
     Iptables(emit::iptables::Options),
-}
-
-/// Refuses the kube-proxy flags with a target that would silently ignore them.
-fn refuse_net_flags(args: &NftArgs, target: Target) -> Result<(), String> {
-    let given = [
-        ("--table", args.table.is_some()),
-        ("--cluster-cidr", !args.cluster_cidr.is_empty()),
-        ("--masquerade-all", args.masquerade_all),
-        ("--nodeport-addresses", !args.nodeport_addresses.is_empty()),
-    ];
-    if !matches!(target, Target::Nft | Target::Iptables) {
-        if let Some((flag, _)) = given.iter().find(|(_, g)| *g) {
-            return Err(format!(
-                "{flag} applies only to `--target nft` and `--target iptables`"
-            ));
-        }
-    }
-    Ok(())
-}
-
-fn refuse_iptables_flags(args: &IptablesArgs, target: Target) -> Result<(), String> {
-    let given = [
-        ("--family", args.family.is_some()),
-        ("--no-jumps", args.no_jumps),
-    ];
-    if target != Target::Iptables {
-        if let Some((flag, _)) = given.iter().find(|(_, g)| *g) {
-            return Err(format!("{flag} applies only to `--target iptables`"));
-        }
-    }
-    Ok(())
-}
-
-/// CIDRs from a flag, without host bits.
-fn cidrs(flag: &str, values: &[String]) -> Result<Vec<ipnet::IpNet>, String> {
-    values
-        .iter()
-        .map(|v| match crate::check::syntax::parse_cidr(v.trim()) {
-            Ok((net, false)) => Ok(net),
-            Ok((net, true)) => Err(format!(
-                "{flag} `{v}` has host bits set; did you mean `{net}`?"
-            )),
-            Err(_) => Err(format!("{flag} `{v}`: {}", crate::check::syntax::CIDR_FMT)),
-        })
-        .collect()
-}
-
-/// The iptables target's options from the shared kube-proxy flags (`--table` is the chain
-/// prefix) and its own.
-pub(super) fn iptables_options(
-    args: &NftArgs,
-    ipt: &IptablesArgs,
-    target: Target,
-) -> Result<emit::iptables::Options, String> {
-    refuse_net_flags(args, target)?;
-    refuse_iptables_flags(ipt, target)?;
-    let options = emit::iptables::Options {
-        prefix: args
-            .table
-            .clone()
-            .unwrap_or_else(|| emit::iptables::DEFAULT_PREFIX.to_owned()),
-        family: ipt.family.unwrap_or_default(),
-        cluster_cidrs: cidrs("--cluster-cidr", &args.cluster_cidr)?,
-        masquerade_all: args.masquerade_all,
-        nodeport_addresses: cidrs("--nodeport-addresses", &args.nodeport_addresses)?,
-        jumps: !ipt.no_jumps,
-    };
-    options.validate().map_err(|e| e.to_string())?;
-    Ok(options)
-}
-
-/// The nft target's options from its flags; refused with a target other than nft and
-/// iptables, where they would be silently ignored.
-pub(super) fn nft_options(args: &NftArgs, target: Target) -> Result<emit::nft::Options, String> {
-    refuse_net_flags(args, target)?;
-    let options = emit::nft::Options {
-        table: args
-            .table
-            .clone()
-            .unwrap_or_else(|| emit::nft::DEFAULT_TABLE.to_owned()),
-        cluster_cidrs: cidrs("--cluster-cidr", &args.cluster_cidr)?,
-        masquerade_all: args.masquerade_all,
-        nodeport_addresses: cidrs("--nodeport-addresses", &args.nodeport_addresses)?,
-    };
-    options.validate().map_err(|e| e.to_string())?;
-    Ok(options)
 }

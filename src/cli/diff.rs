@@ -1,7 +1,7 @@
 //! `svcc diff OLD NEW` and `svcc diff --git REV[..REV] [PATHS]`.
 
 use super::args::{ClusterArgs, DiffArgs, DiffFormat};
-use super::commands::resolve_settings;
+use super::common;
 use crate::explain::diff;
 use crate::pipeline::{self, Compiled};
 use crate::plan::{LowerOptions, Plan};
@@ -10,12 +10,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 pub fn run(cluster: &ClusterArgs, args: &DiffArgs) -> anyhow::Result<ExitCode> {
-    let settings = match resolve_settings(cluster) {
+    let settings = match common::settings(cluster) {
         Ok(s) => s,
-        Err(e) => {
-            eprintln!("svcc: error: {e}");
-            return Ok(ExitCode::from(2));
-        }
+        Err(code) => return Ok(code),
     };
     let options = LowerOptions {
         node: args.node.clone(),
@@ -73,8 +70,12 @@ pub fn run(cluster: &ClusterArgs, args: &DiffArgs) -> anyhow::Result<ExitCode> {
             )
         }
     };
-    let (Some(old), Some(new)) = (plan_of(&sides.0), plan_of(&sides.1)) else {
-        return Ok(ExitCode::from(2));
+    let (old, new) = match (plan_of(&sides.0), plan_of(&sides.1)) {
+        (Ok(old), Ok(new)) => (old, new),
+        (Err(code), other) | (Ok(_), other @ Err(code)) => {
+            // Both sides' problems are reported; the worse exit code wins.
+            return Ok(ExitCode::from(other.err().map_or(code, |c| c.max(code))));
+        }
     };
     let d = diff::diff(old, new);
     let mut text = String::new();
@@ -94,18 +95,25 @@ pub fn run(cluster: &ClusterArgs, args: &DiffArgs) -> anyhow::Result<ExitCode> {
     )))
 }
 
-/// The plan of one side, or a message saying why there is none.
-fn plan_of<'a>((label, compiled): &'a (&str, Compiled)) -> Option<&'a Plan> {
+/// The plan of one side, or, after a message saying why there is none, the exit code: 2 when
+/// input could not be read, 1 when it has errors.
+fn plan_of<'a>((label, compiled): &'a (&str, Compiled)) -> Result<&'a Plan, u8> {
     for e in &compiled.outcome.errors {
         eprintln!("svcc: error: {label}: {e}");
     }
-    if compiled.plan.is_none() {
-        eprintln!(
-            "svcc: error: {label} has {} errors; run `svcc check` on it",
-            compiled.outcome.summary.errors
-        );
+    match &compiled.plan {
+        Some(plan) => Ok(plan),
+        None => {
+            let code = common::exit_code(&compiled.outcome, false).max(1);
+            if code == 1 {
+                eprintln!(
+                    "svcc: error: {label} has {} errors; run `svcc check` on it",
+                    compiled.outcome.summary.errors
+                );
+            }
+            Err(code)
+        }
     }
-    compiled.plan.as_ref()
 }
 
 /// Manifest files (`*.yaml`, `*.yml`, `*.json`) under `paths` at a git revision.

@@ -2,8 +2,7 @@
 //! responsible; `--format json` gives the [`Trace`] as JSON.
 
 use super::args::{ClusterArgs, TraceArgs, TraceFormat};
-use super::commands::resolve_settings;
-use crate::check::syntax;
+use super::common;
 use crate::explain::packet;
 use crate::explain::trace::{self, Trace, TraceOptions, Verdict};
 use crate::pipeline;
@@ -12,56 +11,40 @@ use crate::source::SourceMap;
 use serde::Serialize;
 use std::fmt::Write as _;
 use std::io::Write;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 pub fn run(cluster: &ClusterArgs, args: &TraceArgs) -> anyhow::Result<ExitCode> {
-    let settings = match resolve_settings(cluster) {
+    let settings = match common::settings(cluster) {
         Ok(s) => s,
-        Err(e) => {
-            eprintln!("svcc: error: {e}");
-            return Ok(ExitCode::from(2));
-        }
+        Err(code) => return Ok(code),
     };
     let packet = match packet::parse(&args.to) {
         Ok(p) => p,
-        Err(e) => {
-            eprintln!("svcc: error: {e}");
-            return Ok(ExitCode::from(2));
-        }
+        Err(e) => return Ok(common::usage(&e)),
     };
-    let mut cluster_cidrs = Vec::new();
-    for c in &args.cluster_cidr {
-        match syntax::parse_cidr(c.trim()) {
-            Ok((net, _)) => cluster_cidrs.push(net),
-            Err(_) => {
-                eprintln!("svcc: error: --cluster-cidr `{c}`: {}", syntax::CIDR_FMT);
-                return Ok(ExitCode::from(2));
-            }
-        }
-    }
-    let paths = if args.paths.is_empty() {
-        vec![PathBuf::from(".")]
-    } else {
-        args.paths.clone()
+    let cluster_cidrs = match common::cidrs("--cluster-cidr", &args.cluster_cidr) {
+        Ok(c) => c,
+        Err(e) => return Ok(common::usage(&e)),
     };
     let compiled = pipeline::compile(
-        &paths,
+        &common::paths_or_cwd(&args.paths),
         &settings,
         &LowerOptions {
             node: args.node.clone(),
             ..Default::default()
         },
     )?;
-    for e in &compiled.outcome.errors {
-        eprintln!("svcc: error: {e}");
-    }
+    common::print_input_errors(&compiled.outcome);
     let Some(plan) = &compiled.plan else {
-        eprintln!(
-            "svcc: error: the input has {} errors; run `svcc check`",
-            compiled.outcome.summary.errors
-        );
-        return Ok(ExitCode::from(2));
+        // Unreadable input is a failure (2); an input with errors is "errors found" (1).
+        let code = common::exit_code(&compiled.outcome, false).max(1);
+        if code == 1 {
+            eprintln!(
+                "svcc: error: the input has {} errors; run `svcc check`",
+                compiled.outcome.summary.errors
+            );
+        }
+        return Ok(ExitCode::from(code));
     };
     let opts = TraceOptions {
         from: args.from,

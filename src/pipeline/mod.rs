@@ -11,51 +11,21 @@
 //! the cross-object rules, suppressions) runs after the load, as before.
 
 use crate::check::{self, schema::SchemaSet, suppress, RunOptions};
-use crate::config::{Level, Profile};
+use crate::config::Profile;
 use crate::diag::{Diagnostic, Severity};
 use crate::link::{self, scope, Links};
 use crate::model::{self, Decoded, Model};
 use crate::report::Summary;
 use crate::selector::Selector;
-use crate::source::inputs::PathFilter;
 use crate::source::inputs::{self, InputError, Loaded};
 use crate::source::repo::Skipped;
 use crate::source::tree::Node;
-use crate::source::yaml::{self, Documents, Limits};
+use crate::source::yaml::{self, Documents};
 use crate::source::SourceMap;
 use crate::timing;
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-/// Everything a run is configured with, resolved from flags, `svcc.toml` and defaults.
-#[derive(Clone, Debug)]
-pub struct Settings {
-    pub profile: Profile,
-    pub limits: Limits,
-    pub max_file_bytes: u64,
-    /// Rule id → level, overriding the catalogue.
-    pub levels: BTreeMap<String, Level>,
-    /// `-l`: restrict checks and output to objects whose labels match.
-    pub selection: Option<Selector>,
-    /// `[files]` globs applied while walking directories.
-    pub filter: PathFilter,
-    /// `[files] apply-together` / `--apply-together`: globs naming files applied together.
-    pub apply_together: Vec<String>,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Settings {
-            profile: Profile::default(),
-            limits: Limits::default(),
-            max_file_bytes: inputs::DEFAULT_MAX_FILE_BYTES,
-            levels: BTreeMap::new(),
-            selection: None,
-            filter: PathFilter::default(),
-            apply_together: Vec::new(),
-        }
-    }
-}
+pub use crate::config::Settings;
 
 /// The result of checking a set of inputs.
 #[derive(Debug)]
@@ -84,14 +54,14 @@ pub fn check_paths(
     paths: &[PathBuf],
     settings: &Settings,
 ) -> Result<Outcome, check::schema::SchemaError> {
-    check_paths_as(paths, settings, scope::Mode::Files)
+    Ok(check_paths_as(paths, settings, scope::Mode::Files)?.finish())
 }
 
 fn check_paths_as(
     paths: &[PathBuf],
     settings: &Settings,
     mode: scope::Mode,
-) -> Result<Outcome, check::schema::SchemaError> {
+) -> Result<Pending, check::schema::SchemaError> {
     let schemas = SchemaSet::shared(settings.profile.kubernetes_minor)?;
     let sink = DecodeAndCheck::new(settings, schemas);
     let mut found = inputs::discover(paths, &settings.filter);
@@ -122,7 +92,7 @@ pub fn check_texts(
     files: &[(String, String)],
     settings: &Settings,
 ) -> Result<Outcome, check::schema::SchemaError> {
-    check_texts_as(files, false, settings, scope::Mode::Files)
+    Ok(check_texts_as(files, false, settings, scope::Mode::Files)?.finish())
 }
 
 /// `walked`: the files were found in a tree (`svcc diff --git` lists them from git) and are
@@ -132,7 +102,7 @@ fn check_texts_as(
     walked: bool,
     settings: &Settings,
     mode: scope::Mode,
-) -> Result<Outcome, check::schema::SchemaError> {
+) -> Result<Pending, check::schema::SchemaError> {
     let schemas = SchemaSet::shared(settings.profile.kubernetes_minor)?;
     let sink = DecodeAndCheck::new(settings, schemas);
     let mut loaded = Loaded::default();
@@ -202,6 +172,36 @@ impl Documents for DecodeAndCheck<'_> {
     }
 }
 
+/// A checked input whose engine may still settle findings (lowering's notes) before it
+/// reports the suppressions that silenced nothing.
+struct Pending {
+    outcome: Outcome,
+    engine: check::Engine,
+}
+
+impl Pending {
+    /// Settles findings about objects of the model (lowering's notes).
+    fn settle(&mut self, findings: Vec<(usize, Diagnostic)>) {
+        let findings = findings.into_iter().map(|(i, d)| (Some(i), d)).collect();
+        let settled = self.engine.settle(findings, None);
+        self.outcome.diagnostics.extend(settled);
+    }
+
+    /// Reports the unused suppressions, orders the findings and counts them.
+    fn finish(self) -> Outcome {
+        let Pending {
+            mut outcome,
+            engine,
+        } = self;
+        let checked = engine.finish(&outcome.model);
+        outcome.diagnostics.extend(checked.diagnostics);
+        outcome.diagnostics = check::settle_order(std::mem::take(&mut outcome.diagnostics));
+        outcome.summary.suppressed = checked.suppressed;
+        outcome.summary.count(&outcome.diagnostics);
+        outcome
+    }
+}
+
 /// Sifts what walks found, links the decoded objects within their apply units, and runs what
 /// needs the whole input.
 fn finish_checks(
@@ -209,7 +209,7 @@ fn finish_checks(
     skipped: &Skipped,
     settings: &Settings,
     mode: scope::Mode,
-) -> Outcome {
+) -> Pending {
     let sifted = timing::stage("sift", || sift::sift(&mut loaded, skipped));
     let (model, mut diagnostics, object_findings) =
         timing::stage("assemble", || Model::assemble(loaded.pieces, loaded.count));
@@ -227,43 +227,47 @@ fn finish_checks(
     let links = timing::stage("link", || {
         link::link_scoped(&model, &settings.profile.default_namespace, scopes)
     });
-    let options = RunOptions {
-        levels: settings.levels.clone(),
-        selection: settings.selection.as_ref(),
-        file_suppressions: loaded
-            .sources
-            .iter()
-            .map(|(id, f)| (id, suppress::file_header(id, f)))
-            .filter(|(_, s)| !s.is_empty())
-            .collect(),
-        sources: Some(&loaded.sources),
-    };
-    let checked = timing::stage("check cluster", || {
+    let engine = check::Engine::new(
+        &model,
+        RunOptions {
+            levels: settings.levels.clone(),
+            selection: settings.selection.as_ref(),
+            file_suppressions: loaded
+                .sources
+                .iter()
+                .map(|(id, f)| (id, suppress::file_header(id, f)))
+                .filter(|(_, s)| !s.is_empty())
+                .collect(),
+        },
+    );
+    let (diagnostics, engine) = timing::stage("check cluster", || {
         check::run(
             &model,
             &links,
             &settings.profile,
             diagnostics,
             object_findings,
-            &options,
+            engine,
+            Some(&loaded.sources),
         )
     });
-    let mut summary = Summary {
+    let summary = Summary {
         files: sifted.excluded.iter().filter(|&&e| !e).count(),
         documents: model.documents,
         objects: model.objects.len(),
-        suppressed: checked.suppressed,
         not_checked: sifted.not_checked,
         ..Summary::default()
     };
-    summary.count(&checked.diagnostics);
-    Outcome {
-        sources: loaded.sources,
-        model,
-        links,
-        diagnostics: checked.diagnostics,
-        errors: loaded.errors,
-        summary,
+    Pending {
+        outcome: Outcome {
+            sources: loaded.sources,
+            model,
+            links,
+            diagnostics,
+            errors: loaded.errors,
+            summary,
+        },
+        engine,
     }
 }
 
@@ -308,43 +312,29 @@ pub fn compile_text(
     ))
 }
 
+/// Lowers a checked input without errors to a plan; lowering's notes (allocations, an input
+/// without endpoints) are settled by the same engine as every other finding.
 fn lower_checked(
-    mut outcome: Outcome,
+    mut pending: Pending,
     settings: &Settings,
     options: &crate::plan::LowerOptions,
 ) -> Compiled {
-    if outcome.has_errors() || !outcome.errors.is_empty() {
+    let refused = |o: &Outcome| o.has_errors() || !o.errors.is_empty();
+    if refused(&pending.outcome) {
         return Compiled {
-            outcome,
+            outcome: pending.finish(),
             plan: None,
         };
     }
+    let outcome = &pending.outcome;
     let (plan, notes) = timing::stage("lower", || {
         crate::plan::lower(&outcome.model, &outcome.links, &settings.profile, options)
     });
-    let notes = check::settle_order(
-        notes
-            .into_iter()
-            .filter_map(|mut d| {
-                match settings.levels.get(d.rule) {
-                    Some(Level::Off) => return None,
-                    Some(Level::On(s)) => d.severity = *s,
-                    None => {
-                        d.severity =
-                            check::registry::lookup(d.rule).map_or(Severity::Info, |r| r.severity)
-                    }
-                }
-                Some(d)
-            })
-            .collect(),
-    );
-    outcome.summary.count(&notes);
-    outcome.diagnostics.extend(notes);
-    outcome.diagnostics = check::settle_order(std::mem::take(&mut outcome.diagnostics));
-    Compiled {
-        outcome,
-        plan: Some(plan),
-    }
+    pending.settle(notes);
+    let outcome = pending.finish();
+    // A suppression configured as an error may have made the input one.
+    let plan = (!refused(&outcome)).then_some(plan);
+    Compiled { outcome, plan }
 }
 
 #[cfg(test)]

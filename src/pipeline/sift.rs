@@ -185,7 +185,7 @@ fn read_kustomizations(loaded: &Loaded<Decoded>, sifted: &mut Sifted) {
             continue;
         };
         if let Some((ns, span)) = &k.namespace {
-            let problems = crate::check::syntax::dns1123_label(ns);
+            let problems = crate::syntax::dns1123_label(ns);
             if !problems.is_empty() {
                 sifted.notes.push(
                     Diagnostic::new(

@@ -8,7 +8,6 @@
 
 use super::allocate;
 use super::*;
-use crate::check::syntax;
 use crate::config::Profile;
 use crate::diag::Diagnostic;
 use crate::link::{resolve_target, Links, Target};
@@ -16,6 +15,7 @@ use crate::model::endpoints::EndpointPort;
 use crate::model::kinds::KindId;
 use crate::model::service::{Service, ServicePort};
 use crate::model::{Body, Model, Object};
+use crate::syntax;
 use rayon::prelude::*;
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
@@ -37,7 +37,7 @@ pub fn lower(
     links: &Links,
     profile: &Profile,
     options: &LowerOptions,
-) -> (Plan, Vec<Diagnostic>) {
+) -> (Plan, Vec<(usize, Diagnostic)>) {
     let objects = &model.objects;
     // A Service defined twice is lowered once, from its last definition (the one a cluster
     // applying the whole input ends with).
@@ -100,7 +100,9 @@ pub fn lower(
             name: name.into(),
         };
         let origin = |path: &str, span| source.at(path.to_owned(), span);
-        let cluster_ips = cluster_ips(ns, name, o, svc, profile, &mut taken_ips, &mut diagnostics);
+        // This Service's notes, tagged with its object below.
+        let mut notes = Vec::new();
+        let cluster_ips = cluster_ips(ns, name, o, svc, profile, &mut taken_ips, &mut notes);
         let ports = svc
             .ports
             .iter()
@@ -118,11 +120,12 @@ pub fn lower(
                     profile,
                     &mut taken_ports,
                     o,
-                    &mut diagnostics,
+                    &mut notes,
                 );
                 Some(plan)
             })
             .collect::<Vec<_>>();
+        diagnostics.extend(notes.into_iter().map(|d| (i, d)));
         // Ports sharing a `port` number share the allocated nodePort (53/TCP + 53/UDP).
         let ports = share_node_ports(ports);
         services.push(ServicePlan {

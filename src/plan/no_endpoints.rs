@@ -18,8 +18,8 @@ use crate::model::kinds::KindId;
 use crate::model::{Body, Model};
 
 /// The finding, when the model has no endpoint source and the plan has Services left without
-/// endpoints; anchored on the first of them in source order.
-pub fn check(model: &Model, links: &Links, plan: &Plan) -> Option<Diagnostic> {
+/// endpoints; anchored on the first of them in source order (with its object index).
+pub fn check(model: &Model, links: &Links, plan: &Plan) -> Option<(usize, Diagnostic)> {
     let has_source = model.objects.iter().any(|o| match &o.body {
         Body::Endpoints(_) | Body::EndpointSlice(_) => true,
         Body::Workload(w) if o.known == Some(KindId::Pod) => w
@@ -56,7 +56,8 @@ pub fn check(model: &Model, links: &Links, plan: &Plan) -> Option<Diagnostic> {
             format!("no backends for this Service, nor for the {n} others"),
         ),
     };
-    Some(
+    Some((
+        first,
         Diagnostic::new(
             "no-endpoints-in-input",
             o.head_span(),
@@ -74,5 +75,5 @@ pub fn check(model: &Model, links: &Links, plan: &Plan) -> Option<Diagnostic> {
              manifests and that file), or compile what the cluster reports \
              (`kubectl get svc,endpointslices -A -o yaml | svcc compile … -`)",
         ),
-    )
+    ))
 }

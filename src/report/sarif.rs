@@ -12,7 +12,7 @@
 //! The output is deterministic: same input, same bytes.
 
 use super::Report;
-use crate::check::registry::{RuleInfo, CATALOGUE};
+use crate::catalogue::{RuleInfo, CATALOGUE};
 use crate::diag::{Diagnostic, Severity};
 use crate::source::{FileId, Span};
 use serde_json::{json, Map, Value};

@@ -14,51 +14,12 @@ pub mod resolve;
 pub mod tree;
 pub mod yaml;
 
+pub use crate::span::{FileId, Span};
+
+use crate::span::saturate;
+
 use std::path::PathBuf;
 use std::sync::Arc;
-
-/// Index of a file in the [`SourceMap`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
-pub struct FileId(pub u32);
-
-/// A byte range in one file. `start == end` marks a position (an empty span).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
-pub struct Span {
-    pub file: FileId,
-    pub start: u32,
-    pub end: u32,
-}
-
-impl Span {
-    pub fn new(file: FileId, start: usize, end: usize) -> Span {
-        Span {
-            file,
-            start: saturate(start),
-            end: saturate(end.max(start)),
-        }
-    }
-
-    pub fn len(&self) -> usize {
-        (self.end - self.start) as usize
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.start == self.end
-    }
-
-    /// The smallest span covering both (which must be in the same file).
-    pub fn to(self, other: Span) -> Span {
-        Span {
-            file: self.file,
-            start: self.start.min(other.start),
-            end: self.end.max(other.end),
-        }
-    }
-}
-
-fn saturate(n: usize) -> u32 {
-    u32::try_from(n).unwrap_or(u32::MAX)
-}
 
 /// One input file and its text.
 #[derive(Debug)]

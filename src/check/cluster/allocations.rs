@@ -5,11 +5,11 @@
 //! definitions of the same Service (an update keeps its own allocations).
 
 use super::{describe, Findings};
-use crate::check::syntax;
 use crate::diag::Diagnostic;
 use crate::link::Links;
 use crate::model::Model;
 use crate::source::Span;
+use crate::syntax;
 use std::collections::HashMap;
 use std::net::IpAddr;
 

@@ -7,10 +7,10 @@
 //! depend on them are warnings saying how to declare them; declared, they are errors. The
 //! NodePort range is the same on almost every cluster and is enforced either way.
 
-use crate::check::syntax;
 use crate::check::{Context, Sink};
 use crate::diag::{Diagnostic, Severity};
 use crate::model::service::Service;
+use crate::syntax;
 
 pub fn check(ctx: &Context, svc: &Service, sink: &mut Sink) {
     check_node_ports(ctx, svc, sink);

@@ -2,10 +2,10 @@
 //! protocols, and host ports claimed twice (`validateContainerPorts`, host-port conflicts).
 
 use super::{check_port_number, check_protocol, invalid};
-use crate::check::syntax;
 use crate::check::Sink;
 use crate::diag::Diagnostic;
 use crate::model::workload::Workload;
+use crate::syntax;
 use std::collections::HashMap;
 
 pub fn check(w: &Workload, sink: &mut Sink) {

@@ -1,12 +1,12 @@
 //! Endpoints (EP-2 … EP-10) and EndpointSlices (ES-2 … ES-14).
 
 use super::{check_app_protocol, check_port_number, check_protocol, invalid, unsupported};
-use crate::check::syntax;
 use crate::check::Sink;
 use crate::diag::Diagnostic;
 use crate::model::endpoints::{EndpointAddress, EndpointPort, EndpointSlice, Endpoints};
 use crate::model::Spanned;
 use crate::source::Span;
+use crate::syntax;
 use std::collections::HashMap;
 
 pub fn check_endpoints(ep: &Endpoints, sink: &mut Sink) {

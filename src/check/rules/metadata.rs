@@ -1,11 +1,11 @@
 //! Object metadata: names per kind, namespace, label and annotation syntax.
 
 use super::invalid;
-use crate::check::syntax::{self, dns1035_label, dns1123_label, dns1123_subdomain};
 use crate::check::{Context, Sink};
 use crate::diag::Diagnostic;
 use crate::model::kinds::KindId;
 use crate::model::{Object, StrMap};
+use crate::syntax::{self, dns1035_label, dns1123_label, dns1123_subdomain};
 
 /// Total size of annotation keys and values (`TotalAnnotationSizeLimitB`).
 const ANNOTATIONS_MAX_BYTES: usize = 256 * 1024;

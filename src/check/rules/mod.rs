@@ -136,7 +136,7 @@ pub(crate) fn check_app_protocol(
     span: Span,
     path: impl Into<String>,
 ) {
-    let problems = super::syntax::qualified_name(value);
+    let problems = crate::syntax::qualified_name(value);
     if !problems.is_empty() {
         sink.report(invalid(
             "invalid-app-protocol",

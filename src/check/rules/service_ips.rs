@@ -4,11 +4,11 @@
 
 use super::service_shape::SOURCE_RANGES_ANNOTATION;
 use super::{invalid, unsupported};
-use crate::check::syntax::{self, IpProblem};
 use crate::check::{Context, Sink};
 use crate::diag::Diagnostic;
 use crate::model::service::Service;
 use crate::model::Spanned;
+use crate::syntax::{self, IpProblem};
 use std::net::IpAddr;
 
 pub fn check(_ctx: &Context, svc: &Service, sink: &mut Sink) {

@@ -2,11 +2,11 @@
 //! (SVC-P1 … SVC-P11).
 
 use super::{check_app_protocol, check_port_number, check_protocol, invalid};
-use crate::check::syntax;
 use crate::check::{Context, Sink};
 use crate::diag::Diagnostic;
 use crate::model::service::Service;
 use crate::model::IntOrStr;
+use crate::syntax;
 use std::collections::HashMap;
 
 pub fn check(_ctx: &Context, svc: &Service, sink: &mut Sink) {

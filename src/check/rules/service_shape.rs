@@ -3,12 +3,12 @@
 //! SVC-P10). A field that the Service's type or settings forbid is `field-not-allowed`.
 
 use super::{check_port_number, invalid, unsupported};
-use crate::check::syntax;
 use crate::check::{Context, Sink};
 use crate::diag::Diagnostic;
 use crate::model::service::Service;
 use crate::model::Object;
 use crate::source::Span;
+use crate::syntax;
 
 const TYPES: [&str; 4] = ["ClusterIP", "ExternalName", "LoadBalancer", "NodePort"];
 const POLICIES: [&str; 2] = ["Cluster", "Local"];

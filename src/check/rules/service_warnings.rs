@@ -42,8 +42,8 @@ pub fn check(ctx: &Context, object: &Object, svc: &Service, sink: &mut Sink) {
         if let Some(name) = &svc.external_name {
             let value = name.value.trim_end_matches('.');
             // An IPv6 address is not a DNS name at all (`invalid-external-name` reports it).
-            if crate::check::syntax::parse_ip(value).is_ok()
-                && crate::check::syntax::dns1123_subdomain(value).is_empty()
+            if crate::syntax::parse_ip(value).is_ok()
+                && crate::syntax::dns1123_subdomain(value).is_empty()
             {
                 sink.report(
                     Diagnostic::new("external-name-is-ip", name.span, format!("externalName `{}` is an IP address", name.value))

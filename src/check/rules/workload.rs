@@ -4,12 +4,12 @@
 
 use super::metadata::check_labels;
 use super::{invalid, unsupported};
-use crate::check::syntax;
 use crate::check::Sink;
 use crate::diag::Diagnostic;
 use crate::model::kinds::KindId;
 use crate::model::workload::{LabelSelector, Workload};
 use crate::model::Object;
+use crate::syntax;
 
 pub fn check(object: &Object, w: &Workload, sink: &mut Sink) {
     let Some(kind) = object.known else { return };
