@@ -2,7 +2,7 @@
 //! from flags, `svcc.toml` and defaults (in that order of precedence), validated once
 //! ([`Settings::resolve`]). Everything after this module trusts the values it hands out.
 //!
-//! Defaults (DESIGN.md): cluster domain `cluster.local`, service CIDR `10.96.0.0/12`
+//! Defaults (docs/design.md): cluster domain `cluster.local`, service CIDR `10.96.0.0/12`
 //! (single-stack IPv4), NodePort range `30000-32767`, the newest bundled Kubernetes version.
 
 use crate::diag::Severity;

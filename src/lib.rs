@@ -1,8 +1,12 @@
 //! svcc: a compiler for Kubernetes Service networking.
 //!
-//! The pipeline (see DESIGN.md): `source` (load, spans) → `model` (typed objects) → `check`
-//! (schema, API-server rules, cluster profile) → `report`. Later stages (`link`, `plan`, `emit`,
-//! `apply`) read the same model.
+//! The pipeline (docs/design.md, ARCHITECTURE.md): `source` (load, spans) → `model` (typed
+//! objects) → `pipeline::sift` (what of a repository is checked) → `link` (apply units,
+//! selectors, targetPorts, Endpoints) → `check` (schema, API-server rules, cross-object rules,
+//! one settle step for every finding) → `plan` (every dataplane decision) → `emit` (nft,
+//! iptables, DNS, plan JSON), with `report` rendering diagnostics, `explain` answering questions
+//! (trace, diff, graph) and `apply` running a node. `pipeline` drives the stages; `cli` is the
+//! command line. Imports go one way, down the layers of ARCHITECTURE.md.
 
 pub mod apply;
 pub mod catalogue;

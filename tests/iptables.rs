@@ -27,7 +27,7 @@ const FLAGS: &[&str] = &[
 // ---------------------------------------------------------------------------------------------
 // Names and probabilities
 
-/// The hashes of dataplane.md §2.2 (verified against kube-proxy's tests).
+/// The hashes of docs/reference/dataplane.md §2.2 (verified against kube-proxy's tests).
 #[test]
 fn chain_name_hashes_match_kube_proxy() {
     assert_eq!(names::hash16("ns1/svc1:p80tcp"), "XPGD46QRK7WJZT7O");
@@ -178,7 +178,7 @@ fn snapshots() {
     }
 }
 
-/// The worked example of dataplane.md §2.5: with prefix KUBE, every service rule is kube-proxy's
+/// The worked example of docs/reference/dataplane.md §2.5: with prefix KUBE, every service rule is kube-proxy's
 /// line for line (kube-proxy's comments on the fixed chains say "kubernetes", not "svcc").
 #[test]
 fn worked_example_matches_kube_proxy() {

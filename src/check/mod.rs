@@ -3,7 +3,7 @@
 //! Input: the [`Model`] and the cluster [`Profile`]. Output: diagnostics, severities settled,
 //! sorted by file and position. Three layers run per object: the strict schema (types, unknown
 //! and required fields), the API server's validation rules after its defaults
-//! (`reference/validation.md` §2–§7), and the allocation checks against the profile (NodePort
+//! (`docs/reference/validation.md` §2–§7), and the allocation checks against the profile (NodePort
 //! range, service CIDRs, IP families).
 //!
 //! Then the cross-object rules run on the linked cluster (`cluster`).

@@ -1,5 +1,5 @@
 //! Emit stage: the plan rendered for each target. Targets are dumb: they import only `plan`,
-//! format it, and decide nothing (DESIGN.md principle 4).
+//! format it, and decide nothing (docs/design.md principle 4).
 
 pub mod dns;
 pub mod hash;

@@ -1,5 +1,5 @@
 //! `svcc trace`: where a packet to `IP:PORT/PROTO` goes, following the plan the way the
-//! emitted ruleset handles it (kube-proxy nftables semantics, `reference/dataplane.md` §1):
+//! emitted ruleset handles it (kube-proxy nftables semantics, `docs/reference/dataplane.md` §1):
 //!
 //! 1. the destination is matched as a clusterIP, an externalIP, a LoadBalancer IP (after the
 //!    `loadBalancerSourceRanges` firewall), or a nodePort on a node address; an address of the

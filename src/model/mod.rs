@@ -2,7 +2,7 @@
 //!
 //! Input: documents from `source`. Output: [`Object`]s for every document and `List` item, each
 //! with its type metadata, object metadata and, for the kinds svcc models, a typed body with the
-//! API server's defaults applied (`reference/validation.md` §6). Objects of other kinds are kept
+//! API server's defaults applied (`docs/reference/validation.md` §6). Objects of other kinds are kept
 //! as [`Body::Other`] and counted, never reported.
 //!
 //! Objects do not keep their trees: decoding hands each object with its tree to the caller's

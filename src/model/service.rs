@@ -1,4 +1,4 @@
-//! The Service, with the API server's defaults applied (`reference/validation.md` §6) and
+//! The Service, with the API server's defaults applied (`docs/reference/validation.md` §6) and
 //! `clusterIPs` normalised from `clusterIP` as the REST layer does on create.
 
 use super::decode::*;

@@ -1,4 +1,4 @@
-//! The driver: one line per stage, as DESIGN.md draws it (load → decode → sift → link →
+//! The driver: one line per stage, as docs/design.md draws it (load → decode → sift → link →
 //! check → lower). The CLI and the tests both go through here.
 //!
 //! `check` divides the input into apply units (files, kustomize roots, declared groups; see

@@ -1,5 +1,5 @@
 //! Cross-object rules, run on the linked cluster: what the API server cannot see because it
-//! looks at one object at a time (`reference/validation.md` §8).
+//! looks at one object at a time (`docs/reference/validation.md` §8).
 //!
 //! Every finding points at both ends: the primary span on the object at fault, a related span
 //! on the other object (or the near miss). Findings that depend on objects possibly absent from

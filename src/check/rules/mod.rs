@@ -1,4 +1,4 @@
-//! The rules: what the API server's validation refuses (`reference/validation.md` §2–§7),
+//! The rules: what the API server's validation refuses (`docs/reference/validation.md` §2–§7),
 //! applied to objects after defaulting, plus the allocation checks against the profile.
 //!
 //! Layout departs from "one file per rule": the API server validates a field area in one pass

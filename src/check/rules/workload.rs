@@ -1,6 +1,6 @@
 //! Workload selectors and templates: a selector is required and non-empty, its expressions are
 //! well-formed, it selects the template's labels, and the template's restart policy suits the
-//! kind; Jobs keep their generated selector (`reference/validation.md` §7).
+//! kind; Jobs keep their generated selector (`docs/reference/validation.md` §7).
 
 use super::metadata::check_labels;
 use super::{invalid, unsupported};

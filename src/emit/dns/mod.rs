@@ -1,6 +1,6 @@
 //! `--target dns`: the cluster domain as an RFC 1035 master file, served by any authoritative
 //! server (CoreDNS's `file` plugin, BIND, Knot, NSD) to answer like CoreDNS's `kubernetes`
-//! plugin (`reference/dns.md`, Kubernetes DNS-Based Service Discovery 1.1.0).
+//! plugin (`docs/reference/dns.md`, Kubernetes DNS-Based Service Discovery 1.1.0).
 //!
 //! Decisions:
 //! - Records: SOA (`ns.dns.<zone>. hostmaster.<zone>. serial 7200 1800 86400 ttl`, SOA TTL

@@ -1,5 +1,5 @@
 //! `--target iptables`: the plan as `iptables-restore` input with the semantics of
-//! kube-proxy's iptables mode (reference: `shared/reference/dataplane.md` §2). The output is
+//! kube-proxy's iptables mode (`docs/reference/dataplane.md` §2). The output is
 //! deterministic: the same plan and options give the same bytes.
 //!
 //! # Decisions

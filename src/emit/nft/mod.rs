@@ -1,5 +1,5 @@
 //! `--target nft`: the plan as an `nft -f` batch with the semantics of kube-proxy's nftables
-//! mode (reference: `shared/reference/dataplane.md` §1). The output is plain `add`/`delete`
+//! mode (`docs/reference/dataplane.md` §1). The output is plain `add`/`delete`
 //! commands, one per line, deterministic: the same plan gives the same bytes.
 //!
 //! # Decisions

@@ -203,7 +203,7 @@ pub fn comment(text: &str) -> String {
 mod tests {
     use super::*;
 
-    /// The hashes kube-proxy's own tests expect (reference dataplane.md §1.5 and §1.14).
+    /// The hashes kube-proxy's own tests expect (docs/reference/dataplane.md §1.5 and §1.14).
     #[test]
     fn hashes_match_kube_proxy() {
         let cases = [
