@@ -651,6 +651,72 @@ fn loading_replaces_atomically() {
     assert_eq!(tables, "table ip kube-proxy\ntable ip svcc\n");
 }
 
+/// The skip policy (`support/require.rs`) for root, on a real namespace test run again in a
+/// child process as `nobody` (`setpriv`): without `SVCC_ALLOW_SKIP` it fails, saying that it
+/// needs root; with `SVCC_ALLOW_SKIP=1` it passes and its skip is recorded with the reason.
+#[test]
+fn without_root_a_namespace_test_fails_unless_skipping_is_allowed() {
+    let Ok(()) = support::require(&["setpriv", "nft", "ip"], Need::Root) else {
+        return;
+    };
+    const TEST: &str = "loading_replaces_atomically";
+    let skips = tempfile::tempdir().expect("tempdir");
+    // `nobody` records its skip here.
+    std::fs::set_permissions(
+        skips.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o777),
+    )
+    .expect("chmod the skip dir");
+    let nobody = [
+        "setpriv",
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        "--",
+    ];
+    let run = |prefix: &[&str], env: &[(&str, &str)]| -> (bool, String) {
+        let out = support::rerun(prefix, TEST, skips.path())
+            .envs(env.iter().copied())
+            .output()
+            .expect("run the test binary");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.success(), text)
+    };
+    let recorded = || -> Vec<String> {
+        std::fs::read_dir(skips.path())
+            .expect("skip dir")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect()
+    };
+
+    // As root the test runs and passes: what changes below is caused by the user alone.
+    let (ok, text) = run(&[], &[]);
+    assert!(ok && text.contains("test result: ok. 1 passed;"), "{text}");
+    assert!(recorded().is_empty(), "{:?}", recorded());
+
+    let (ok, text) = run(&nobody, &[]);
+    assert!(!ok, "{text}");
+    assert!(
+        text.contains("test result: FAILED. 0 passed; 1 failed;"),
+        "{text}"
+    );
+    assert!(
+        text.contains("needs root (this process runs as uid 65534)"),
+        "{text}"
+    );
+    assert!(recorded().is_empty(), "{:?}", recorded());
+
+    let (ok, text) = run(&nobody, &[("SVCC_ALLOW_SKIP", "1")]);
+    assert!(ok && text.contains("test result: ok. 1 passed;"), "{text}");
+    assert_eq!(recorded(), [format!("nft::{TEST}")]);
+    let reason = std::fs::read_to_string(skips.path().join(format!("nft::{TEST}"))).unwrap();
+    assert!(reason.contains("needs root"), "{reason}");
+}
+
 // ---- the command line ----
 
 fn svcc(args: &[&str]) -> Output {

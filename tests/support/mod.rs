@@ -11,6 +11,6 @@ pub mod traffic;
 // Each test crate uses part of these.
 #[allow(unused_imports)]
 pub use require::{
-    cannot_run, find_on_path, package_of, require, skip_dir, skipping_allowed, test_name, Need,
-    Skip, ALLOW_SKIP, PACKAGES, SKIP_DIR,
+    cannot_run, find_on_path, package_of, require, rerun, skip_dir, skipping_allowed, test_name,
+    Need, Skip, ALLOW_SKIP, PACKAGES, SKIP_DIR,
 };

@@ -201,3 +201,24 @@ pub fn effective_uid() -> Option<u32> {
         .parse()
         .ok()
 }
+
+/// A command that runs one test of this test binary again in a child process (`--exact
+/// TEST`), after the programs of `prefix` (such as `setpriv …`), recording its skips in
+/// `skip_dir` and starting with skipping not allowed, whatever this process has. The tests
+/// that prove the policy on a real test use it.
+pub fn rerun(prefix: &[&str], test: &str, skip_dir: &Path) -> std::process::Command {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let mut cmd = match prefix.split_first() {
+        Some((program, args)) => {
+            let mut cmd = std::process::Command::new(program);
+            cmd.args(args).arg(exe);
+            cmd
+        }
+        None => std::process::Command::new(exe),
+    };
+    cmd.args(["--exact", test, "--nocapture"])
+        .env(SKIP_DIR, skip_dir)
+        .env_remove(ALLOW_SKIP)
+        .stdin(std::process::Stdio::null());
+    cmd
+}
