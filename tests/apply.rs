@@ -1,12 +1,17 @@
 //! `svcc apply`: the failure behaviours a node runner must have. A fake `nft` on PATH (a shell
 //! script that logs its calls and can refuse or stall) drives the failure cases; the real `nft`
-//! in a network namespace made by the test drives the happy path.
+//! in a network namespace made by the test drives the happy path (root, `nft` and `ip`, or it
+//! fails unless `SVCC_ALLOW_SKIP=1`; see `support/require.rs`).
+
+#[allow(dead_code)] // The harness serves several test crates; each uses part of it.
+mod support;
 
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
+use support::Need;
 
 const SERVICE: &str = "apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n  clusterIP: 10.96.0.80\n  ports: [{port: 80}]\n---\napiVersion: v1\nkind: Endpoints\nmetadata: {name: web}\nsubsets: [{addresses: [{ip: 10.244.0.5}], ports: [{port: 80}]}]\n";
 
@@ -336,19 +341,9 @@ fn concurrent_applies_are_serialized() {
 /// The real `nft` in a network namespace: apply, no change, dry run, remove.
 #[test]
 fn real_nft_in_a_namespace() {
-    if !Command::new("nft")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success())
-        || unsafe_euid() != 0
-    {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI runs as root with nft installed"
-        );
-        eprintln!("SKIP: needs root and nft");
+    let Ok(()) = support::require(&["nft", "ip"], Need::Root) else {
         return;
-    }
+    };
     let ns = format!("svcc-apply-{}", std::process::id());
     assert!(Command::new("ip")
         .args(["netns", "add", &ns])
@@ -492,13 +487,4 @@ fn watch_reapplies_on_change_and_keeps_the_last_good_state() {
         node.zone().contains("web.default.svc.cluster.local."),
         "the last good zone stays"
     );
-}
-
-fn unsafe_euid() -> u32 {
-    // `id -u` avoids a libc dependency for one call.
-    String::from_utf8(Command::new("id").arg("-u").output().unwrap().stdout)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap_or(1)
 }

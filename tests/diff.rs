@@ -1,8 +1,13 @@
 //! `svcc diff`: semantic changes of the dataplane and DNS over a sequence of edits to one
-//! cluster, with the exit code CI relies on.
+//! cluster, with the exit code CI relies on. `--git` is tested against a repository made with
+//! `git` (required; see `support/require.rs`).
+
+#[allow(dead_code)] // The harness serves several test crates; each uses part of it.
+mod support;
 
 use std::path::Path;
 use std::process::{Command, Output};
+use support::Need;
 
 const BASE: &str = r#"apiVersion: v1
 kind: Service
@@ -170,6 +175,9 @@ fn errors_in_one_side_exit_1() {
 
 #[test]
 fn git_revisions() {
+    let Ok(()) = support::require(&["git"], Need::Tools) else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let git = |args: &[&str]| {

@@ -4,21 +4,22 @@
 //! Kubernetes DNS specification asks for; the serial follows the content; names at the
 //! limits are left out with a warning instead of breaking the zone.
 //!
-//! The tools (`named-checkzone`, `kzonecheck`, `named`, `dig`; serving also needs root) are
-//! looked up on PATH and in /usr/sbin. When one is missing the test prints why and returns,
-//! except under CI (env `CI` set), where it fails.
+//! The tools (`named-checkzone`, `kzonecheck`, `named`, `dig`; serving also needs root) are run
+//! from `PATH`. A test whose tools are missing fails, saying which Debian packages to install,
+//! unless `SVCC_ALLOW_SKIP=1` (see `support/require.rs`): then it is skipped and counted.
 //!
 //! A crafted input may name extra svcc flags on a line `# svcc-flags: ...` (e.g. a dual-stack
 //! service CIDR); the tests pass them on every compile of that input.
 
-#[path = "support/dns_server.rs"]
-mod dns_server;
+#[allow(dead_code)] // The harness serves several test crates; each uses part of it.
+mod support;
 
-use dns_server::{zone_files, Answer, Named};
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use support::dns_server::{zone_files, Answer, Named};
+use support::Need;
 use tempfile::TempDir;
 
 const SEED_GOOD: &str = "corpus/seed/good";
@@ -137,61 +138,21 @@ fn serial(zone: &str) -> u32 {
 
 // --- tools ----------------------------------------------------------------------------------
 
-fn find_tool(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain(["/usr/sbin", "/sbin", "/usr/local/sbin"].map(PathBuf::from))
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
-}
-
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .and_then(|l| l.split_whitespace().nth(2).map(|euid| euid == "0"))
-        })
-        .unwrap_or(false)
-}
-
-/// The paths of `tools`, or `None` (after saying why) when the test cannot run here. Under CI
-/// a missing tool is a failure, never a skip.
-fn tools<const N: usize>(test: &str, names: [&str; N], need_root: bool) -> Option<[PathBuf; N]> {
-    let mut missing: Vec<String> = names
-        .iter()
-        .filter(|n| find_tool(n).is_none())
-        .map(|n| format!("`{n}`"))
-        .collect();
-    let hint = if missing.is_empty() {
-        ""
-    } else {
-        " (Debian packages: bind9 bind9-utils bind9-dnsutils knot-dnssecutils)"
-    };
-    if need_root && !is_root() {
-        missing.push("root (named runs as `-u root`)".to_owned());
-    }
-    if missing.is_empty() {
-        return Some(names.map(|n| find_tool(n).expect("found above")));
-    }
-    let why = format!("{test}: needs {}{hint}", missing.join(", "));
-    if std::env::var_os("CI").is_some() {
-        panic!("{why}; CI is set, so this is a failure, not a skip");
-    }
-    eprintln!("SKIPPED {why}");
-    None
+/// The zone validators, `named-checkzone` and `kzonecheck`: `Err` when the test must return
+/// (skipping allowed and one is missing; see `support::require`).
+fn require_validators() -> Result<(), support::Skip> {
+    support::require(&["named-checkzone", "kzonecheck"], Need::Tools)
 }
 
 /// Runs both validators on one zone file: `Err` carries their output.
-fn validate(checkzone: &Path, kzonecheck: &Path, origin: &str, file: &Path) -> Result<(), String> {
+fn validate(origin: &str, file: &Path) -> Result<(), String> {
     let mut problems = String::new();
     let runs = [
-        Command::new(checkzone)
+        Command::new("named-checkzone")
             .args(["-k", "fail", "-i", "full", "-S", "fail", origin])
             .arg(file)
             .output(),
-        Command::new(kzonecheck)
+        Command::new("kzonecheck")
             .args(["-o", origin])
             .arg(file)
             .output(),
@@ -217,13 +178,13 @@ fn validate(checkzone: &Path, kzonecheck: &Path, origin: &str, file: &Path) -> R
 }
 
 /// Validates every zone file in `dir`; returns how many there were.
-fn validate_dir(checkzone: &Path, kzonecheck: &Path, dir: &Path) -> Result<usize, String> {
+fn validate_dir(dir: &Path) -> Result<usize, String> {
     let zones = zone_files(dir);
     if zones.is_empty() {
         return Err(format!("no zone files in {}", dir.display()));
     }
     for (origin, file) in &zones {
-        validate(checkzone, kzonecheck, origin, file)?;
+        validate(origin, file)?;
     }
     Ok(zones.len())
 }
@@ -276,11 +237,7 @@ fn par_each<T: Sync>(items: &[T], f: impl Fn(&T) -> Result<(), String> + Sync) -
 
 #[test]
 fn seed_and_crafted_zones_pass_both_validators() {
-    let Some([checkzone, kzonecheck]) = tools(
-        "seed_and_crafted_zones_pass_both_validators",
-        ["named-checkzone", "kzonecheck"],
-        false,
-    ) else {
+    let Ok(()) = require_validators() else {
         return;
     };
     let mut inputs = vec![PathBuf::from(SEED_GOOD)];
@@ -288,7 +245,7 @@ fn seed_and_crafted_zones_pass_both_validators() {
     let errors = par_each(&inputs, |input| {
         let dir = TempDir::new().expect("tempdir");
         compile_zones(input, dir.path());
-        validate_dir(&checkzone, &kzonecheck, dir.path())
+        validate_dir(dir.path())
             .map(|_| ())
             .map_err(|e| format!("== {}\n{e}", input.display()))
     });
@@ -297,11 +254,7 @@ fn seed_and_crafted_zones_pass_both_validators() {
 
 #[test]
 fn real_corpus_zones_pass_both_validators() {
-    let Some([checkzone, kzonecheck]) = tools(
-        "real_corpus_zones_pass_both_validators",
-        ["named-checkzone", "kzonecheck"],
-        false,
-    ) else {
+    let Ok(()) = require_validators() else {
         return;
     };
     let files = real_files();
@@ -339,8 +292,7 @@ fn real_corpus_zones_pass_both_validators() {
             }
         }
         compiled.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let n = validate_dir(&checkzone, &kzonecheck, dir.path())
-            .map_err(|e| format!("== {}\n{e}", file.display()))?;
+        let n = validate_dir(dir.path()).map_err(|e| format!("== {}\n{e}", file.display()))?;
         zones.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
         Ok(())
     });
@@ -360,12 +312,13 @@ fn real_corpus_zones_pass_both_validators() {
 
 // --- 2. a real server -----------------------------------------------------------------------
 
-/// BIND serving the zones of `input`, and the input's plan.
-fn serve(test: &str, input: &Path) -> Option<(Named, serde_json::Value)> {
-    let [named, dig] = tools(test, ["named", "dig"], true)?;
+/// BIND serving the zones of `input`, and the input's plan; `None` when the test must return
+/// (skipping allowed, and `named`, `dig` or root missing).
+fn serve(input: &Path) -> Option<(Named, serde_json::Value)> {
+    support::require(&["named", "dig"], Need::Root).ok()?;
     let dir = TempDir::new().expect("tempdir");
     compile_zones(input, dir.path());
-    let server = Named::start(&named, &dig, dir);
+    let server = Named::start(dir);
     Some((server, plan(input)))
 }
 
@@ -524,7 +477,7 @@ fn assert_plan_served(server: &Named, plan: &serde_json::Value) {
 
 #[test]
 fn serve_seed_good() {
-    let Some((server, plan)) = serve("serve_seed_good", Path::new(SEED_GOOD)) else {
+    let Some((server, plan)) = serve(Path::new(SEED_GOOD)) else {
         return;
     };
     assert_plan_served(&server, &plan);
@@ -582,10 +535,7 @@ fn serve_seed_good() {
 
 #[test]
 fn serve_headless_endpointslice() {
-    let Some((server, plan)) = serve(
-        "serve_headless_endpointslice",
-        &crafted("headless-endpointslice.yaml"),
-    ) else {
+    let Some((server, plan)) = serve(&crafted("headless-endpointslice.yaml")) else {
         return;
     };
     assert_plan_served(&server, &plan);
@@ -638,7 +588,7 @@ fn serve_headless_endpointslice() {
 
 #[test]
 fn serve_dual_stack() {
-    let Some((server, plan)) = serve("serve_dual_stack", &crafted("dual-stack.yaml")) else {
+    let Some((server, plan)) = serve(&crafted("dual-stack.yaml")) else {
         return;
     };
     assert_plan_served(&server, &plan);
@@ -689,8 +639,7 @@ fn serve_dual_stack() {
 
 #[test]
 fn serve_kube_dns_and_named_port() {
-    let Some((server, plan)) = serve("serve_kube_dns_and_named_port", &crafted("kube-dns.yaml"))
-    else {
+    let Some((server, plan)) = serve(&crafted("kube-dns.yaml")) else {
         return;
     };
     assert_plan_served(&server, &plan);
@@ -750,7 +699,7 @@ fn serve_kube_dns_and_named_port() {
 
 #[test]
 fn serve_externalname() {
-    let Some((server, plan)) = serve("serve_externalname", &crafted("externalname.yaml")) else {
+    let Some((server, plan)) = serve(&crafted("externalname.yaml")) else {
         return;
     };
     assert_plan_served(&server, &plan);
@@ -927,12 +876,14 @@ fn name_warnings(out: &Output) -> Vec<String> {
         .collect()
 }
 
-/// Validates the zones in `dir` when the validators are installed (skipping as `tools` says).
-fn validate_if_possible(test: &str, dir: &Path) {
-    if let Some([checkzone, kzonecheck]) = tools(test, ["named-checkzone", "kzonecheck"], false) {
-        if let Err(e) = validate_dir(&checkzone, &kzonecheck, dir) {
-            panic!("{e}");
-        }
+/// The last step of a test: both validators accept the zones in `dir`. Without them the test
+/// fails, or with `SVCC_ALLOW_SKIP=1` this step is skipped and counted.
+fn validate_zones(dir: &Path) {
+    let Ok(()) = require_validators() else {
+        return;
+    };
+    if let Err(e) = validate_dir(dir) {
+        panic!("{e}");
     }
 }
 
@@ -970,10 +921,7 @@ fn a_64_octet_srv_label_is_left_out_with_a_warning() {
         "{forward}"
     );
     assert!(forward.contains("10.96.9.9"), "{forward}");
-    validate_if_possible(
-        "a_64_octet_srv_label_is_left_out_with_a_warning",
-        dir.path(),
-    );
+    validate_zones(dir.path());
 }
 
 #[test]
@@ -998,10 +946,7 @@ fn a_name_over_255_octets_is_left_out_with_its_srv_and_ptr() {
     );
     assert!(forward.contains("short."), "{forward}");
     assert!(!zone(&zones, "10.in-addr.arpa").contains("1.5.244.10.in-addr.arpa."));
-    validate_if_possible(
-        "a_name_over_255_octets_is_left_out_with_its_srv_and_ptr",
-        dir.path(),
-    );
+    validate_zones(dir.path());
 }
 
 #[test]
@@ -1033,10 +978,7 @@ fn no_ptr_to_a_service_name_that_cannot_be_written() {
     assert!(!reverse.contains("kube-dns"), "{reverse}");
     // api.shop.svc.<domain> fits, so its PTR stays.
     assert!(reverse.contains("7.7.96.10.in-addr.arpa."), "{reverse}");
-    validate_if_possible(
-        "no_ptr_to_a_service_name_that_cannot_be_written",
-        dir.path(),
-    );
+    validate_zones(dir.path());
 }
 
 #[test]

@@ -3,9 +3,10 @@
 //! programmed by `svcc compile --target iptables | iptables-restore --noflush`, or by
 //! `svcc apply --target iptables` for the re-apply scenario.
 //!
-//! They need root, `ip`, `nft` (the harness probes namespaces with it), `iptables-restore` and
-//! python3. Without them a test prints why it is skipped and returns, except under `CI`,
-//! where it fails.
+//! They need root, `ip`, `nft` (the harness probes namespaces with it), `iptables`,
+//! `iptables-restore`, `iptables-save` and python3. Without them a test fails, saying what to
+//! install, unless `SVCC_ALLOW_SKIP=1` (then it is skipped and counted; see
+//! `support/require.rs`).
 //!
 //! One scenario differs from nft on purpose: kube-proxy's iptables mode does not reject
 //! unknown ports of a clusterIP (nft mode does), so here such traffic is only checked to reach
@@ -22,26 +23,21 @@ use support::netns::{
     COMMAND_LIMIT, NODE_IP, NODE_POD_GATEWAY,
 };
 use support::traffic::Probe;
+use support::Need;
 
 const NODE_NAME: &str = "node-a";
 /// A refusal (ICMP port unreachable from the node) comes back at once; a drop would take the
 /// client's 2 s connect timeout.
 const REFUSAL_LIMIT: Duration = Duration::from_millis(500);
 
-/// The topology with `pods` pods, or `None` when the test is skipped.
-fn topology(test: &str, pods: usize) -> Option<Topology> {
-    let host = netns::host(test)?;
-    let works = Command::new("iptables-restore")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !works {
-        if std::env::var_os("CI").is_some() {
-            panic!("{test}: e2e iptables tests cannot run under CI: no iptables-restore");
-        }
-        eprintln!("SKIPPED {test}: `iptables-restore` does not run");
-        return None;
-    }
+/// The topology with `pods` pods, or `None` when the test is skipped (see [`netns::host`]).
+fn topology(pods: usize) -> Option<Topology> {
+    support::require(
+        &["iptables", "iptables-restore", "iptables-save"],
+        Need::Root,
+    )
+    .ok()?;
+    let host = netns::host()?;
     Some(Topology::build(host, pods))
 }
 
@@ -96,7 +92,7 @@ fn eps(pods: &[usize], port: u16) -> Vec<String> {
 /// is not.
 #[test]
 fn ipt_clusterip_tcp_reaches_every_endpoint_and_only_them() {
-    let Some(t) = topology("ipt_clusterip_tcp_reaches_every_endpoint_and_only_them", 4) else {
+    let Some(t) = topology(4) else {
         return;
     };
     load(&t, &compile(&["clusterip.yaml"]));
@@ -114,7 +110,7 @@ fn ipt_clusterip_tcp_reaches_every_endpoint_and_only_them() {
 /// Scenario 2: UDP through a ClusterIP (53 → 5353), each exchange a new flow.
 #[test]
 fn ipt_clusterip_udp_reaches_every_endpoint() {
-    let Some(t) = topology("ipt_clusterip_udp_reaches_every_endpoint", 3) else {
+    let Some(t) = topology(3) else {
         return;
     };
     load(&t, &compile(&["udp.yaml"]));
@@ -128,7 +124,7 @@ fn ipt_clusterip_udp_reaches_every_endpoint() {
 /// masqueraded (externalTrafficPolicy Cluster); the ClusterIP works too.
 #[test]
 fn ipt_nodeport_on_node_address_reaches_endpoints() {
-    let Some(t) = topology("ipt_nodeport_on_node_address_reaches_endpoints", 3) else {
+    let Some(t) = topology(3) else {
         return;
     };
     load(&t, &compile(&["nodeport.yaml"]));
@@ -147,7 +143,7 @@ fn ipt_nodeport_on_node_address_reaches_endpoints() {
 /// not the Service's.
 #[test]
 fn ipt_external_ip_reaches_endpoints() {
-    let Some(t) = topology("ipt_external_ip_reaches_endpoints", 3) else {
+    let Some(t) = topology(3) else {
         return;
     };
     load(&t, &compile(&["externalip.yaml"]));
@@ -167,7 +163,7 @@ fn ipt_external_ip_reaches_endpoints() {
 /// (forwarded traffic) and its NodePort (input).
 #[test]
 fn ipt_service_without_endpoints_refuses_at_once() {
-    let Some(t) = topology("ipt_service_without_endpoints_refuses_at_once", 2) else {
+    let Some(t) = topology(2) else {
         return;
     };
     load(&t, &compile(&["no-endpoints.yaml"]));
@@ -182,7 +178,7 @@ fn ipt_service_without_endpoints_refuses_at_once() {
 /// first reached.
 #[test]
 fn ipt_client_ip_affinity_keeps_a_client_on_one_endpoint() {
-    let Some(t) = topology("ipt_client_ip_affinity_keeps_a_client_on_one_endpoint", 3) else {
+    let Some(t) = topology(3) else {
         return;
     };
     load(&t, &compile(&["affinity.yaml"]));
@@ -205,7 +201,7 @@ fn ipt_client_ip_affinity_keeps_a_client_on_one_endpoint() {
 /// uplink that drops everything), unlike nft mode.
 #[test]
 fn ipt_unknown_port_on_cluster_ip_reaches_no_endpoint() {
-    let Some(t) = topology("ipt_unknown_port_on_cluster_ip_reaches_no_endpoint", 3) else {
+    let Some(t) = topology(3) else {
         return;
     };
     load(&t, &compile(&["clusterip.yaml"]));
@@ -226,7 +222,7 @@ fn ipt_unknown_port_on_cluster_ip_reaches_no_endpoint() {
 /// Scenario 8: serving-and-terminating endpoints are the fallback when none is ready.
 #[test]
 fn ipt_terminating_endpoints_serve_as_fallback() {
-    let Some(t) = topology("ipt_terminating_endpoints_serve_as_fallback", 3) else {
+    let Some(t) = topology(3) else {
         return;
     };
     load(&t, &compile(&["terminating.yaml"]));
@@ -241,10 +237,7 @@ fn ipt_terminating_endpoints_serve_as_fallback() {
 /// node's endpoints (the SVL chain) and keeps its source; the ClusterIP reaches all.
 #[test]
 fn ipt_external_traffic_policy_local_uses_only_local_endpoints() {
-    let Some(t) = topology(
-        "ipt_external_traffic_policy_local_uses_only_local_endpoints",
-        3,
-    ) else {
+    let Some(t) = topology(3) else {
         return;
     };
     load(&t, &compile(&["etp-local.yaml"]));
@@ -260,7 +253,7 @@ fn ipt_external_traffic_policy_local_uses_only_local_endpoints() {
 /// removes the chains of the Service and endpoint that went away, and never duplicates a jump.
 #[test]
 fn ipt_reapplying_moves_traffic_and_removes_stale_chains() {
-    let Some(t) = topology("ipt_reapplying_moves_traffic_and_removes_stale_chains", 3) else {
+    let Some(t) = topology(3) else {
         return;
     };
     let state = tempfile::tempdir().unwrap();

@@ -6,8 +6,8 @@
 //!
 //! `SVCC_E2E_BIN=PATH` runs them against another svcc binary.
 //!
-//! They need root, `ip`, `nft` and python3. Without them a test prints why it is skipped and
-//! returns, except under `CI`, where it fails.
+//! They need root, `ip`, `nft` and python3. Without them a test fails, saying what to install,
+//! unless `SVCC_ALLOW_SKIP=1` (then it is skipped and counted; see `support/require.rs`).
 //!
 //! Statistical checks use bounds at least six standard deviations wide: with N attempts over k
 //! equally likely endpoints, an endpoint's share is checked against [1/(2k), min(1, 3/(2k))] or
@@ -34,8 +34,8 @@ const NODE_NAME: &str = "node-a";
 const REFUSAL_LIMIT: Duration = Duration::from_millis(500);
 
 /// The topology with `pods` pods, or `None` when the test is skipped (see [`netns::host`]).
-fn topology(test: &str, pods: usize) -> Option<Topology> {
-    let host = netns::host(test)?;
+fn topology(pods: usize) -> Option<Topology> {
+    let host = netns::host()?;
     Some(Topology::build(host, pods))
 }
 
@@ -84,7 +84,7 @@ fn eps6(pods: &[usize], port: u16) -> Vec<String> {
 /// not svcc.
 #[test]
 fn harness_self_test_with_hand_written_ruleset() {
-    let Some(t) = topology("harness_self_test_with_hand_written_ruleset", 3) else {
+    let Some(t) = topology(3) else {
         return;
     };
     t.apply(include_str!("support/hand_written.nft"));
@@ -115,7 +115,7 @@ fn harness_self_test_with_hand_written_ruleset() {
 /// them, evenly; an off-cluster client is masqueraded, a pod is not.
 #[test]
 fn clusterip_tcp_reaches_every_endpoint_and_only_them() {
-    let Some(t) = topology("clusterip_tcp_reaches_every_endpoint_and_only_them", 4) else {
+    let Some(t) = topology(4) else {
         return;
     };
     t.apply(&compile(&["clusterip.yaml"]));
@@ -134,7 +134,7 @@ fn clusterip_tcp_reaches_every_endpoint_and_only_them() {
 /// Scenario 2: UDP through a ClusterIP (port 53 to target port 5353), each exchange a new flow.
 #[test]
 fn clusterip_udp_reaches_every_endpoint() {
-    let Some(t) = topology("clusterip_udp_reaches_every_endpoint", 3) else {
+    let Some(t) = topology(3) else {
         return;
     };
     t.apply(&compile(&["udp.yaml"]));
@@ -148,7 +148,7 @@ fn clusterip_udp_reaches_every_endpoint() {
 /// Cluster: masqueraded).
 #[test]
 fn nodeport_on_node_address_reaches_endpoints() {
-    let Some(t) = topology("nodeport_on_node_address_reaches_endpoints", 3) else {
+    let Some(t) = topology(3) else {
         return;
     };
     t.apply(&compile(&["nodeport.yaml"]));
@@ -168,7 +168,7 @@ fn nodeport_on_node_address_reaches_endpoints() {
 /// another node address (the pods' gateway) the port is the node's own, where nothing listens.
 #[test]
 fn nodeport_addresses_limit_where_node_ports_answer() {
-    let Some(t) = topology("nodeport_addresses_limit_where_node_ports_answer", 3) else {
+    let Some(t) = topology(3) else {
         return;
     };
     let pod = &t.pods[2].ns;
@@ -190,7 +190,7 @@ fn nodeport_addresses_limit_where_node_ports_answer() {
 /// Scenario 4: an externalIP routed to the node (which does not own it) reaches the endpoints.
 #[test]
 fn external_ip_reaches_endpoints() {
-    let Some(t) = topology("external_ip_reaches_endpoints", 3) else {
+    let Some(t) = topology(3) else {
         return;
     };
     t.apply(&compile(&["externalip.yaml"]));
@@ -211,7 +211,7 @@ fn external_ip_reaches_endpoints() {
 /// its externalIP.
 #[test]
 fn service_without_endpoints_refuses_at_once() {
-    let Some(t) = topology("service_without_endpoints_refuses_at_once", 2) else {
+    let Some(t) = topology(2) else {
         return;
     };
     t.apply(&compile(&["no-endpoints.yaml"]));
@@ -230,7 +230,7 @@ fn service_without_endpoints_refuses_at_once() {
 /// Scenario 6: ClientIP affinity: each client address stays on the endpoint it first reached.
 #[test]
 fn client_ip_affinity_keeps_a_client_on_one_endpoint() {
-    let Some(t) = topology("client_ip_affinity_keeps_a_client_on_one_endpoint", 3) else {
+    let Some(t) = topology(3) else {
         return;
     };
     t.apply(&compile(&["affinity.yaml"]));
@@ -252,7 +252,7 @@ fn client_ip_affinity_keeps_a_client_on_one_endpoint() {
 /// Scenario 7: a port the ClusterIP does not serve is refused at once, for TCP and UDP.
 #[test]
 fn unknown_port_on_cluster_ip_is_refused() {
-    let Some(t) = topology("unknown_port_on_cluster_ip_is_refused", 3) else {
+    let Some(t) = topology(3) else {
         return;
     };
     t.apply(&compile(&["clusterip.yaml"]));
@@ -279,7 +279,7 @@ fn unknown_port_on_cluster_ip_is_refused() {
 /// terminating endpoint that no longer serves is never used); with a ready one, they are not.
 #[test]
 fn terminating_endpoints_serve_as_fallback() {
-    let Some(t) = topology("terminating_endpoints_serve_as_fallback", 3) else {
+    let Some(t) = topology(3) else {
         return;
     };
     t.apply(&compile(&["terminating.yaml"]));
@@ -295,7 +295,7 @@ fn terminating_endpoints_serve_as_fallback() {
 /// and so does the NodePort from a pod or from the node itself.
 #[test]
 fn external_traffic_policy_local_uses_only_local_endpoints() {
-    let Some(t) = topology("external_traffic_policy_local_uses_only_local_endpoints", 4) else {
+    let Some(t) = topology(4) else {
         return;
     };
     t.apply(&compile(&["etp-local.yaml"]));
@@ -320,7 +320,7 @@ fn external_traffic_policy_local_uses_only_local_endpoints() {
 /// reply would go to itself, not through the node's conntrack); other endpoints see the pod.
 #[test]
 fn hairpin_connections_are_masqueraded() {
-    let Some(t) = topology("hairpin_connections_are_masqueraded", 3) else {
+    let Some(t) = topology(3) else {
         return;
     };
     t.apply(&compile(&["clusterip.yaml"]));
@@ -357,7 +357,7 @@ fn hairpin_connections_are_masqueraded() {
 /// the NodePort of the same Service is not restricted.
 #[test]
 fn load_balancer_source_ranges_admit_only_listed_clients() {
-    let Some(t) = topology("load_balancer_source_ranges_admit_only_listed_clients", 3) else {
+    let Some(t) = topology(3) else {
         return;
     };
     t.apply(&compile(&["loadbalancer.yaml"]));
@@ -380,7 +380,7 @@ fn load_balancer_source_ranges_admit_only_listed_clients() {
 /// NodePort traffic, while pods (via the NodePort) and the ClusterIP still reach the remote one.
 #[test]
 fn local_policies_keep_traffic_on_the_node() {
-    let Some(t) = topology("local_policies_keep_traffic_on_the_node", 4) else {
+    let Some(t) = topology(4) else {
         return;
     };
     t.apply(&compile(&["local-policies.yaml"]));
@@ -401,7 +401,7 @@ fn local_policies_keep_traffic_on_the_node() {
 /// endpoints and target port, also from a process on the node itself (the output hook).
 #[test]
 fn each_service_port_reaches_its_own_endpoints() {
-    let Some(t) = topology("each_service_port_reaches_its_own_endpoints", 3) else {
+    let Some(t) = topology(3) else {
         return;
     };
     t.apply(&compile(&["multiport.yaml"]));
@@ -421,7 +421,7 @@ fn each_service_port_reaches_its_own_endpoints() {
 /// port), and each family reaches only its own endpoints.
 #[test]
 fn dual_stack_service_works_on_both_families() {
-    let Some(t) = topology("dual_stack_service_works_on_both_families", 3) else {
+    let Some(t) = topology(3) else {
         return;
     };
     let service_cidrs = format!("{SERVICE_CIDR},{SERVICE_CIDR6}");
@@ -463,7 +463,7 @@ fn dual_stack_service_works_on_both_families() {
 /// nothing.
 #[test]
 fn reapplying_replaces_the_previous_ruleset() {
-    let Some(t) = topology("reapplying_replaces_the_previous_ruleset", 3) else {
+    let Some(t) = topology(3) else {
         return;
     };
     let (v1, v2) = (compile(&["reapply-v1.yaml"]), compile(&["reapply-v2.yaml"]));

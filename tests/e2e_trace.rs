@@ -3,7 +3,8 @@
 //! loaded in a network namespace, and its reject/drop verdicts are what connections see
 //! (a fast refusal, a timeout). The same for the iptables target, whose rules leave packets to
 //! unknown ports alone (`svcc trace --target iptables` says so). Same harness and rules as
-//! `tests/e2e_nft.rs` and `tests/e2e_iptables.rs`.
+//! `tests/e2e_nft.rs` and `tests/e2e_iptables.rs`: root, `ip`, `nft`, python3 (and
+//! `iptables-restore` for the iptables target), or the test fails unless `SVCC_ALLOW_SKIP=1`.
 
 #[allow(dead_code)]
 mod support;
@@ -13,6 +14,7 @@ use std::process::Command;
 use std::time::Duration;
 use support::netns::{self, run_ok, Topology, CLIENT_IP, CLUSTER_CIDR, NODE_IP};
 use support::traffic::Probe;
+use support::Need;
 
 const NODE_NAME: &str = "node-a";
 
@@ -100,13 +102,14 @@ fn agree_for(target: &str, t: &Topology, name: &str, to: &str, probe: Probe, n: 
     }
 }
 
-fn topology(test: &str, pods: usize) -> Option<Topology> {
-    Some(Topology::build(netns::host(test)?, pods))
+/// The topology with `pods` pods, or `None` when the test is skipped (see [`netns::host`]).
+fn topology(pods: usize) -> Option<Topology> {
+    Some(Topology::build(netns::host()?, pods))
 }
 
 #[test]
 fn cluster_ip_endpoints_match_the_kernel() {
-    let Some(t) = topology("cluster_ip_endpoints_match_the_kernel", 4) else {
+    let Some(t) = topology(4) else {
         return;
     };
     t.apply(&compile("clusterip.yaml"));
@@ -129,7 +132,7 @@ fn cluster_ip_endpoints_match_the_kernel() {
 
 #[test]
 fn local_policy_node_port_matches_the_kernel() {
-    let Some(t) = topology("local_policy_node_port_matches_the_kernel", 4) else {
+    let Some(t) = topology(4) else {
         return;
     };
     t.apply(&compile("etp-local.yaml"));
@@ -152,7 +155,7 @@ fn local_policy_node_port_matches_the_kernel() {
 
 #[test]
 fn no_endpoints_and_terminating_fallback_match_the_kernel() {
-    let Some(t) = topology("no_endpoints_and_terminating_fallback_match_the_kernel", 3) else {
+    let Some(t) = topology(3) else {
         return;
     };
     t.apply(&compile("no-endpoints.yaml"));
@@ -182,7 +185,7 @@ fn no_endpoints_and_terminating_fallback_match_the_kernel() {
 
 #[test]
 fn unallocated_service_address_is_dropped_as_traced() {
-    let Some(t) = topology("unallocated_service_address_is_dropped_as_traced", 2) else {
+    let Some(t) = topology(2) else {
         return;
     };
     t.apply(&compile("clusterip.yaml"));
@@ -197,7 +200,10 @@ fn unallocated_service_address_is_dropped_as_traced() {
 
 #[test]
 fn iptables_target_agrees_with_trace() {
-    let Some(t) = topology("iptables_target_agrees_with_trace", 4) else {
+    let Ok(()) = support::require(&["iptables-restore"], Need::Root) else {
+        return;
+    };
+    let Some(t) = topology(4) else {
         return;
     };
     load_iptables(&t, &compile_for("iptables", "clusterip.yaml"));

@@ -1,8 +1,13 @@
 //! `svcc graph`: DOT that Graphviz accepts and Mermaid, with dangling selectors and unresolved
-//! targetPorts drawn distinctly.
+//! targetPorts drawn distinctly. Graphviz (`dot`) judges the DOT; this file also proves the
+//! skip policy of `support/require.rs` on one of its tests.
+
+#[allow(dead_code)] // The harness serves several test crates; each uses part of it.
+mod support;
 
 use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::{Command, Output, Stdio};
+use support::Need;
 
 fn graph(args: &[&str], stdin: Option<&str>) -> String {
     let mut child = Command::new(env!("CARGO_BIN_EXE_svcc"))
@@ -54,22 +59,19 @@ spec:
   ports: [{port: 80}]
 "#;
 
-/// Graphviz is installed by `.ci/run`; outside CI a missing `dot` skips loudly.
+/// Graphviz's `dot` accepts `text`. Without `dot` the test fails, unless `SVCC_ALLOW_SKIP=1`:
+/// then this check is skipped and counted, and the test goes on with its other checks.
 fn dot_accepts(text: &str) {
-    let Ok(mut child) = Command::new("dot")
+    let Ok(()) = support::require(&["dot"], Need::Tools) else {
+        return;
+    };
+    let mut child = Command::new("dot")
         .arg("-Tsvg")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-    else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "graphviz `dot` is required in CI"
-        );
-        eprintln!("SKIP: graphviz `dot` is not installed");
-        return;
-    };
+        .expect("run dot");
     child
         .stdin
         .take()
@@ -118,4 +120,75 @@ fn labels_are_escaped() {
     let dot = graph(&["-"], Some(input));
     assert!(dot.contains("a\\\"b.example.com"), "{dot}");
     dot_accepts(&dot);
+}
+
+/// The skip policy (`support/require.rs`) on a real test: the first test of this file, run
+/// again in a child process with an empty `PATH`, so that `dot` cannot be found. Without
+/// `SVCC_ALLOW_SKIP` it fails and names the package to install; with `SVCC_ALLOW_SKIP=1` it
+/// passes and its skip is recorded, with the reason, where `scripts/test` counts skips.
+#[test]
+fn without_dot_a_test_fails_unless_skipping_is_allowed() {
+    let Ok(()) = support::require(&["dot"], Need::Tools) else {
+        return;
+    };
+    const TEST: &str = "dot_for_the_seed_cluster_is_accepted_by_graphviz";
+    let skips = tempfile::tempdir().expect("tempdir");
+    let marker = skips.path().join(format!("graph::{TEST}"));
+    let run = |env: &[(&str, &str)]| -> (Output, String) {
+        let out = support::rerun(&[], TEST, skips.path())
+            .envs(env.iter().copied())
+            .output()
+            .expect("run the test binary");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out, text)
+    };
+    let recorded = || -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(skips.path())
+            .expect("skip dir")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+
+    // With `dot` on PATH the test runs and passes, and records no skip: what changes below is
+    // caused by PATH alone.
+    let (out, text) = run(&[]);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("test result: ok. 1 passed;"), "{text}");
+    assert!(recorded().is_empty(), "{:?}", recorded());
+
+    // No `dot`, skipping not allowed: the test fails, saying what is missing and how to get it.
+    let (out, text) = run(&[("PATH", "")]);
+    assert!(!out.status.success(), "{text}");
+    assert!(
+        text.contains("test result: FAILED. 0 passed; 1 failed;"),
+        "{text}"
+    );
+    assert!(text.contains("`dot` (Debian package graphviz)"), "{text}");
+    assert!(text.contains("apt-get install graphviz"), "{text}");
+    assert!(text.contains("SVCC_ALLOW_SKIP=1"), "{text}");
+    assert!(recorded().is_empty(), "{:?}", recorded());
+
+    // Skipping allowed: the test passes, says it skipped, and the skip is recorded.
+    let (out, text) = run(&[("PATH", ""), ("SVCC_ALLOW_SKIP", "1")]);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("test result: ok. 1 passed;"), "{text}");
+    assert!(text.contains(&format!("SKIPPED graph::{TEST}")), "{text}");
+    assert_eq!(recorded(), [format!("graph::{TEST}")]);
+    let reason = std::fs::read_to_string(&marker).expect("marker");
+    assert!(
+        reason.contains("`dot` (Debian package graphviz)"),
+        "{reason}"
+    );
+
+    // Any other value of the variable is no opt-in.
+    std::fs::remove_file(&marker).expect("remove marker");
+    let (out, text) = run(&[("PATH", ""), ("SVCC_ALLOW_SKIP", "yes")]);
+    assert!(!out.status.success(), "{text}");
+    assert!(recorded().is_empty(), "{:?}", recorded());
 }

@@ -3,13 +3,18 @@
 //! network namespace for every crafted input, the seed corpus and every file of
 //! `corpus/real` that compiles, plus atomic replacement of one output by another.
 //!
-//! The namespace tests need root, `nft` and `ip`. Without them they fail in CI (`CI` is set)
-//! and print a skip message elsewhere; they never pass silently.
+//! The namespace tests need root, `nft` and `ip`. Without them they fail, saying what to
+//! install, unless `SVCC_ALLOW_SKIP=1` (then they are skipped and counted; see
+//! `support/require.rs`); they never pass silently.
+
+#[allow(dead_code)] // The harness serves several test crates; each uses part of it.
+mod support;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use support::Need;
 use svcc::config::{parse_service_cidrs, Level};
 use svcc::diag::Severity;
 use svcc::emit::nft::{self, Options};
@@ -430,77 +435,38 @@ endpoints: [{addresses: [10.244.0.2]}]
 
 // ---- nft in a network namespace ----
 
-/// Where a tool is: on `PATH`, or in the sbin directories root's `PATH` usually has.
-fn tool(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain(["/usr/sbin", "/sbin", "/usr/bin", "/bin"].map(PathBuf::from))
-        .map(|dir| dir.join(name))
-        .find(|p| p.is_file())
-}
-
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("Uid:"))
-                .and_then(|uids| uids.split_whitespace().nth(1).map(|e| e == "0"))
-        })
-        .unwrap_or(false)
-}
-
-/// `Some((nft, ip))` when the namespace tests can run. When they cannot: in CI a panic,
-/// elsewhere a message on stderr and `None`.
-fn prerequisites(test: &str) -> Option<(PathBuf, PathBuf)> {
-    let nft = tool("nft");
-    let ip = tool("ip");
-    let missing = match (&nft, &ip, is_root()) {
-        (_, _, false) => Some("root"),
-        (None, _, _) => Some("the `nft` program (Debian package nftables)"),
-        (_, None, _) => Some("the `ip` program (Debian package iproute2)"),
-        _ => None,
-    };
-    match missing {
-        None => Some((nft?, ip?)),
-        Some(what) if std::env::var_os("CI").is_some() => {
-            panic!("{test}: needs {what}; CI must provide it (see .ci/run)")
-        }
-        Some(what) => {
-            eprintln!("SKIPPED {test}: needs {what}");
-            None
-        }
-    }
+/// A fresh namespace for one test, or `None` when the test must return (skipping allowed,
+/// and root, `nft` or `ip` missing).
+fn namespace() -> Option<Netns> {
+    support::require(&["nft", "ip"], Need::Root).ok()?;
+    Some(Netns::new())
 }
 
 /// A network namespace for one test, deleted when dropped (also when the test panics).
 struct Netns {
     name: String,
-    nft: PathBuf,
-    ip: PathBuf,
 }
 
 impl Netns {
-    fn new(nft: PathBuf, ip: PathBuf) -> Netns {
+    fn new() -> Netns {
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         let name = format!(
             "svcc-nft-{}-{}",
             std::process::id(),
             NEXT.fetch_add(1, Ordering::SeqCst)
         );
-        let status = Command::new(&ip)
+        let status = Command::new("ip")
             .args(["netns", "add", &name])
             .status()
             .expect("run ip netns add");
         assert!(status.success(), "ip netns add {name} failed");
-        Netns { name, nft, ip }
+        Netns { name }
     }
 
     /// Runs `nft ARGS` in the namespace with `input` on stdin.
     fn nft(&self, args: &[&str], input: &str) -> Output {
-        let mut child = Command::new(&self.ip)
-            .args(["netns", "exec", &self.name])
-            .arg(&self.nft)
+        let mut child = Command::new("ip")
+            .args(["netns", "exec", &self.name, "nft"])
             .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -544,7 +510,7 @@ impl Netns {
 
 impl Drop for Netns {
     fn drop(&mut self) {
-        let _ = Command::new(&self.ip)
+        let _ = Command::new("ip")
             .args(["netns", "del", &self.name])
             .status();
     }
@@ -552,10 +518,9 @@ impl Drop for Netns {
 
 #[test]
 fn nft_accepts_crafted_and_seed_outputs() {
-    let Some((nft, ip)) = prerequisites("nft_accepts_crafted_and_seed_outputs") else {
+    let Some(ns) = namespace() else {
         return;
     };
-    let ns = Netns::new(nft, ip);
     for case in cases() {
         let ruleset = render_case(&case);
         ns.check_and_load(case.name, &ruleset);
@@ -579,10 +544,9 @@ fn nft_accepts_crafted_and_seed_outputs() {
 /// Every file of the real-world corpus that compiles on its own.
 #[test]
 fn nft_accepts_real_corpus() {
-    let Some((nft, ip)) = prerequisites("nft_accepts_real_corpus") else {
+    let Some(ns) = namespace() else {
         return;
     };
-    let ns = Netns::new(nft, ip);
     let mut files: Vec<PathBuf> = walk(Path::new("corpus/real"));
     files.sort();
     let (mut compiled, mut services) = (0, 0);
@@ -623,10 +587,9 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 /// changes nothing.
 #[test]
 fn loading_replaces_atomically() {
-    let Some((nft, ip)) = prerequisites("loading_replaces_atomically") else {
+    let Some(ns) = namespace() else {
         return;
     };
-    let ns = Netns::new(nft, ip);
     let opts = pods_opts();
     let a = render(
         &plan(
@@ -686,6 +649,72 @@ fn loading_replaces_atomically() {
     ns.check_and_load("B", &b);
     let tables = ns.list(&["list", "tables"]);
     assert_eq!(tables, "table ip kube-proxy\ntable ip svcc\n");
+}
+
+/// The skip policy (`support/require.rs`) for root, on a real namespace test run again in a
+/// child process as `nobody` (`setpriv`): without `SVCC_ALLOW_SKIP` it fails, saying that it
+/// needs root; with `SVCC_ALLOW_SKIP=1` it passes and its skip is recorded with the reason.
+#[test]
+fn without_root_a_namespace_test_fails_unless_skipping_is_allowed() {
+    let Ok(()) = support::require(&["setpriv", "nft", "ip"], Need::Root) else {
+        return;
+    };
+    const TEST: &str = "loading_replaces_atomically";
+    let skips = tempfile::tempdir().expect("tempdir");
+    // `nobody` records its skip here.
+    std::fs::set_permissions(
+        skips.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o777),
+    )
+    .expect("chmod the skip dir");
+    let nobody = [
+        "setpriv",
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        "--",
+    ];
+    let run = |prefix: &[&str], env: &[(&str, &str)]| -> (bool, String) {
+        let out = support::rerun(prefix, TEST, skips.path())
+            .envs(env.iter().copied())
+            .output()
+            .expect("run the test binary");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.success(), text)
+    };
+    let recorded = || -> Vec<String> {
+        std::fs::read_dir(skips.path())
+            .expect("skip dir")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect()
+    };
+
+    // As root the test runs and passes: what changes below is caused by the user alone.
+    let (ok, text) = run(&[], &[]);
+    assert!(ok && text.contains("test result: ok. 1 passed;"), "{text}");
+    assert!(recorded().is_empty(), "{:?}", recorded());
+
+    let (ok, text) = run(&nobody, &[]);
+    assert!(!ok, "{text}");
+    assert!(
+        text.contains("test result: FAILED. 0 passed; 1 failed;"),
+        "{text}"
+    );
+    assert!(
+        text.contains("needs root (this process runs as uid 65534)"),
+        "{text}"
+    );
+    assert!(recorded().is_empty(), "{:?}", recorded());
+
+    let (ok, text) = run(&nobody, &[("SVCC_ALLOW_SKIP", "1")]);
+    assert!(ok && text.contains("test result: ok. 1 passed;"), "{text}");
+    assert_eq!(recorded(), [format!("nft::{TEST}")]);
+    let reason = std::fs::read_to_string(skips.path().join(format!("nft::{TEST}"))).unwrap();
+    assert!(reason.contains("needs root"), "{reason}");
 }
 
 // ---- the command line ----
@@ -776,10 +805,9 @@ fn cli_writes_nothing_when_check_fails() {
 /// Both shapes load, and each names every endpoint exactly once.
 #[test]
 fn endpoint_picks_by_rules_then_by_vmap() {
-    let Some((nft, ip)) = prerequisites("endpoint_picks_by_rules_then_by_vmap") else {
+    let Some(ns) = namespace() else {
         return;
     };
-    let ns = Netns::new(nft, ip);
     for count in [1usize, 2, 64, 65, 200] {
         let endpoints: String = (0..count)
             .map(|k| {

@@ -1,11 +1,17 @@
 //! Properties over generated clusters (proptest): every valid cluster compiles, its ruleset
-//! loads with `nft -c` and its zone passes `named-checkzone`; every mutation that breaks a rule
-//! is reported at the mutated field and nothing is emitted.
+//! passes `nft -c` and `iptables-restore --test` (both need root) and its zone passes
+//! `named-checkzone`; every mutation that breaks a rule is reported at the mutated field and
+//! nothing is emitted. The tools are required once, before the property runs: without them
+//! the test fails unless `SVCC_ALLOW_SKIP=1` (see `support/require.rs`).
+
+#[allow(dead_code)] // The harness serves several test crates; each uses part of it.
+mod support;
 
 use proptest::prelude::*;
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::process::{Command, Stdio};
+use support::Need;
 use svcc::pipeline::{compile_text, Settings};
 use svcc::plan::LowerOptions;
 
@@ -103,13 +109,6 @@ fn fixed(text: &str) -> String {
     text.replace("endpoints:\n[]\n", "endpoints: []\n")
 }
 
-fn have(tool: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
 fn run_with_stdin(cmd: &mut Command, input: &str) -> (bool, String) {
     let mut child = cmd
         .stdin(Stdio::piped())
@@ -134,11 +133,23 @@ fn run_with_stdin(cmd: &mut Command, input: &str) -> (bool, String) {
     )
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig { cases: 24, failure_persistence: None, ..ProptestConfig::default() })]
+fn config() -> ProptestConfig {
+    ProptestConfig {
+        cases: 24,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    }
+}
 
-    #[test]
-    fn valid_clusters_compile_and_the_tools_accept_them(services in proptest::collection::vec(service(), 1..8)) {
+/// The tools judge each valid cluster's outputs; they are required once, before the property
+/// runs, so the property never meets a missing tool.
+#[test]
+fn valid_clusters_compile_and_the_tools_accept_them() {
+    let Ok(()) = support::require(&["nft", "iptables-restore", "named-checkzone"], Need::Root)
+    else {
+        return;
+    };
+    proptest!(config(), |(services in proptest::collection::vec(service(), 1..8))| {
         let text = fixed(&cluster(&services));
         let compiled = compile_text("gen.yaml", &text, &Settings::default(), &LowerOptions { node: Some("n1".into()), ..Default::default() }).unwrap();
         let errors: Vec<_> = compiled.outcome.diagnostics.iter().filter(|d| d.severity == svcc::diag::Severity::Error).collect();
@@ -147,34 +158,26 @@ proptest! {
         let mut ruleset = Vec::new();
         svcc::emit::nft::write(&plan, &svcc::emit::nft::Options::default(), &mut ruleset).unwrap();
         let ruleset = String::from_utf8(ruleset).unwrap();
-        if have("nft") {
-            // `nft -c` checks against the kernel without changing anything.
-            let (ok, msg) = run_with_stdin(Command::new("nft").args(["-c", "-f", "-"]), &ruleset);
-            prop_assert!(ok, "nft -c refused:\n{msg}\n{ruleset}");
-        } else {
-            prop_assert!(std::env::var_os("CI").is_none(), "CI installs nftables");
-        }
+        // `nft -c` checks against the kernel without changing anything.
+        let (ok, msg) = run_with_stdin(Command::new("nft").args(["-c", "-f", "-"]), &ruleset);
+        prop_assert!(ok, "nft -c refused:\n{msg}\n{ruleset}");
         let mut restore = Vec::new();
         svcc::emit::iptables::write(&plan, &svcc::emit::iptables::Options::default(), &mut restore).unwrap();
         let restore = String::from_utf8(restore).unwrap();
-        if have("iptables-restore") {
-            // `--test` parses and checks without committing anything.
-            let (ok, msg) = run_with_stdin(Command::new("iptables-restore").args(["--test", "--noflush"]), &restore);
-            prop_assert!(ok, "iptables-restore --test refused:\n{msg}\n{restore}");
-        } else {
-            prop_assert!(std::env::var_os("CI").is_none(), "CI installs iptables");
-        }
+        // `--test` parses and checks without committing anything.
+        let (ok, msg) = run_with_stdin(Command::new("iptables-restore").args(["--test", "--noflush"]), &restore);
+        prop_assert!(ok, "iptables-restore --test refused:\n{msg}\n{restore}");
         let (zones, _) = svcc::emit::dns::zones(&plan, &svcc::emit::dns::Options::default()).unwrap();
-        if have("named-checkzone") {
-            let dir = tempfile::tempdir().unwrap();
-            let path = dir.path().join("db");
-            std::fs::write(&path, &zones[0].text).unwrap();
-            let out = Command::new("named-checkzone").args(["-k", "fail", "-i", "full", "cluster.local"]).arg(&path).output().unwrap();
-            prop_assert!(out.status.success(), "{}\n{}", String::from_utf8_lossy(&out.stdout), zones[0].text);
-        } else {
-            prop_assert!(std::env::var_os("CI").is_none(), "CI installs bind9-utils");
-        }
-    }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        std::fs::write(&path, &zones[0].text).unwrap();
+        let out = Command::new("named-checkzone").args(["-k", "fail", "-i", "full", "cluster.local"]).arg(&path).output().unwrap();
+        prop_assert!(out.status.success(), "{}\n{}", String::from_utf8_lossy(&out.stdout), zones[0].text);
+    });
+}
+
+proptest! {
+    #![proptest_config(config())]
 
     #[test]
     fn mutations_are_reported_at_the_mutated_field(services in proptest::collection::vec(service(), 1..4), which in 0usize..6) {

@@ -22,7 +22,6 @@ const ATTEMPTS: usize = 3;
 pub struct Named {
     child: Child,
     pub port: u16,
-    dig: PathBuf,
     log: PathBuf,
     /// Always `Some` while the server runs; taken only to retry on another port.
     dir: Option<TempDir>,
@@ -113,8 +112,10 @@ fn config(dir: &Path, port: u16, zones: &[(String, PathBuf)]) -> String {
 
 impl Named {
     /// Serves every `db.<origin>` file in `dir` (which the server then owns) and returns once
-    /// the server answers the SOA query of every zone authoritatively.
-    pub fn start(named: &Path, dig: &Path, dir: TempDir) -> Named {
+    /// the server answers the SOA query of every zone authoritatively. `named` and `dig` are
+    /// run from `PATH` (the caller has required them, see [`super::require`]); `named` runs as
+    /// root.
+    pub fn start(dir: TempDir) -> Named {
         let zones = zone_files(dir.path());
         assert!(
             !zones.is_empty(),
@@ -129,18 +130,17 @@ impl Named {
             let conf = tmp.path().join("named.conf");
             std::fs::write(&conf, config(tmp.path(), port, &zones)).expect("write named.conf");
             let log = tmp.path().join("named.log");
-            let child = Command::new(named)
+            let child = Command::new("named")
                 .args(["-g", "-u", "root", "-c"])
                 .arg(&conf)
                 .stdin(Stdio::null())
                 .stdout(File::create(&log).expect("create named.log"))
                 .stderr(File::create(tmp.path().join("named.stderr")).expect("named.stderr"))
                 .spawn()
-                .unwrap_or_else(|e| panic!("start {}: {e}", named.display()));
+                .unwrap_or_else(|e| panic!("start named: {e}"));
             let mut server = Named {
                 child,
                 port,
-                dig: dig.to_owned(),
                 log,
                 dir: Some(tmp),
             };
@@ -191,7 +191,7 @@ impl Named {
 
     /// Runs `dig @127.0.0.1 -p PORT +norec` with `args` (a name and type, or `-x IP`).
     fn try_query(&self, args: &[&str]) -> Result<Answer, String> {
-        let out = Command::new(&self.dig)
+        let out = Command::new("dig")
             .arg("@127.0.0.1")
             .args(["-p", &self.port.to_string()])
             .args([
@@ -205,7 +205,7 @@ impl Named {
             .args(args)
             .stdin(Stdio::null())
             .output()
-            .map_err(|e| format!("run {}: {e}", self.dig.display()))?;
+            .map_err(|e| format!("run dig: {e}"))?;
         let raw = String::from_utf8_lossy(&out.stdout).into_owned();
         if !out.status.success() {
             return Err(format!(

@@ -22,6 +22,7 @@
 //! between pods, and replies to it, always crosses the node's IP layer and its conntrack, with no
 //! need for `br_netfilter`.
 
+use super::{cannot_run, require, Need};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
@@ -79,55 +80,38 @@ pub struct Host {
     pub python: PathBuf,
 }
 
-/// The host, or `None` after printing why the test is skipped. Under `CI` a missing
-/// prerequisite fails the test instead: CI must never pass by skipping.
-pub fn host(test: &str) -> Option<&'static Host> {
+/// The host, or `None` when the test cannot run here and skipping is allowed (see
+/// [`super::require`]): without root, `ip`, `nft` and python3, or where namespaces do not
+/// work, the test fails unless `SVCC_ALLOW_SKIP=1`.
+pub fn host() -> Option<&'static Host> {
+    require(&["ip", "nft", "python3"], Need::Root).ok()?;
     static HOST: OnceLock<Result<Host, String>> = OnceLock::new();
     match HOST.get_or_init(probe_host) {
         Ok(host) => Some(host),
-        Err(why) if std::env::var_os("CI").is_some() => {
-            panic!("{test}: e2e traffic tests cannot run under CI: {why}")
-        }
         Err(why) => {
-            // Straight to the process's stderr: libtest would swallow `eprintln!` of a test
-            // that passes, and a skip must never look like a silent pass.
-            let _ = writeln!(
-                std::io::stderr(),
-                "SKIPPED {test}: {why} (the e2e traffic tests need root, `ip`, `nft` and \
-                 python3; with CI set this is a failure)"
-            );
+            let _skip = cannot_run(why);
             None
         }
     }
 }
 
+/// What [`require`] cannot see: a python3 that runs, and network namespaces in which `nft`
+/// loads a table (root without `CAP_SYS_ADMIN`, or a kernel without nf_tables, fails here).
 fn probe_host() -> Result<Host, String> {
-    let status = std::fs::read_to_string("/proc/self/status").map_err(|e| e.to_string())?;
-    let uid = status
-        .lines()
-        .find_map(|l| l.strip_prefix("Uid:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .unwrap_or("?");
-    if uid != "0" {
-        return Err(format!("not running as root (effective uid {uid})"));
-    }
-    for (tool, arg) in [("ip", "-V"), ("nft", "--version")] {
-        tool_works(Command::new(tool).arg(arg)).map_err(|e| format!("`{tool}`: {e}"))?;
-    }
     let python = ["/usr/bin/python3", "python3"]
         .into_iter()
         .map(PathBuf::from)
         .find(|p| tool_works(Command::new(p).arg("--version")).is_ok())
-        .ok_or("no working python3")?;
+        .ok_or("needs a python3 that runs, but `python3 --version` fails")?;
     sweep_stale_namespaces();
-    // Root without CAP_SYS_ADMIN or without nf_tables in new namespaces shows here.
-    let probe = Netns::create("probe").map_err(|e| format!("cannot create a namespace: {e}"))?;
+    let probe = Netns::create("probe")
+        .map_err(|e| format!("needs network namespaces, but `ip netns add` fails: {e}"))?;
     let mut nft = probe.exec("nft");
     nft.args(["-f", "-"]);
     let out = run_bounded(&mut nft, Some(b"add table ip svcc-probe\n"), COMMAND_LIMIT)?;
     if !out.status.success() {
         return Err(format!(
-            "nft cannot load a table in a namespace: {}",
+            "needs nftables in network namespaces, but `nft` cannot load a table in one: {}",
             String::from_utf8_lossy(&out.stderr).trim()
         ));
     }
