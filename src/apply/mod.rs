@@ -200,7 +200,7 @@ pub fn unchanged(state_dir: &Path, fingerprint: &str) -> bool {
 
 /// Lower-case hexadecimal.
 pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    data_encoding::HEXLOWER.encode(bytes)
 }
 
 /// Removes svcc's tables (the runner applies `removal`) and forgets the state.
@@ -370,6 +370,12 @@ mod tests {
             Err(ApplyError::ZoneDir { .. })
         ));
         assert!(fake.calls.is_empty(), "checked before anything changed");
+    }
+
+    #[test]
+    fn hex_is_lower_case() {
+        assert_eq!(hex(&[]), "");
+        assert_eq!(hex(&[0x00, 0x0f, 0xab, 0xff]), "000fabff");
     }
 
     #[test]
