@@ -6,6 +6,7 @@ use crate::config::{self, ConfigError};
 use crate::diag::Severity;
 use crate::pipeline::{self, Settings};
 use crate::report::{self, Report};
+use crate::source::inputs::Globs;
 use clap::CommandFactory;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -59,9 +60,15 @@ pub fn resolve_settings(cluster: &ClusterArgs) -> Result<Settings, ConfigError> 
             }
             profile.default_namespace = v.clone();
         }
-        settings.filter.include = file.files.include.clone();
-        settings.filter.exclude = file.files.exclude.clone();
-        settings.apply_together = file.files.apply_together.clone();
+        let globs = |key: &str, patterns: &[String]| {
+            Globs::new(patterns).map_err(|e| ConfigError {
+                origin: origin.clone(),
+                message: format!("[files] {key}: {e}"),
+            })
+        };
+        settings.filter.include = globs("include", &file.files.include)?;
+        settings.filter.exclude = globs("exclude", &file.files.exclude)?;
+        settings.apply_together = globs("apply-together", &file.files.apply_together)?;
         for (id, level) in &file.rules {
             if registry::lookup(id).is_none() {
                 return Err(ConfigError {
@@ -78,7 +85,10 @@ pub fn resolve_settings(cluster: &ClusterArgs) -> Result<Settings, ConfigError> 
     }
     let flag = "command line";
     if !cluster.apply_together.is_empty() {
-        settings.apply_together = cluster.apply_together.clone();
+        settings.apply_together = Globs::new(&cluster.apply_together).map_err(|e| ConfigError {
+            origin: flag.to_owned(),
+            message: format!("--apply-together: {e}"),
+        })?;
     }
     if !cluster.service_cidr.is_empty() {
         settings.profile.service_cidrs = config::parse_service_cidrs(&cluster.service_cidr, flag)?;

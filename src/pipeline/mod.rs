@@ -17,8 +17,8 @@ use crate::link::{self, scope, Links};
 use crate::model::{self, Decoded, Model};
 use crate::report::Summary;
 use crate::selector::Selector;
-use crate::source::inputs::PathFilter;
 use crate::source::inputs::{self, InputError, Loaded};
+use crate::source::inputs::{Globs, PathFilter};
 use crate::source::repo::Skipped;
 use crate::source::tree::Node;
 use crate::source::yaml::{self, Documents, Limits};
@@ -40,7 +40,7 @@ pub struct Settings {
     /// `[files]` globs applied while walking directories.
     pub filter: PathFilter,
     /// `[files] apply-together` / `--apply-together`: globs naming files applied together.
-    pub apply_together: Vec<String>,
+    pub apply_together: Globs,
 }
 
 impl Default for Settings {
@@ -52,7 +52,7 @@ impl Default for Settings {
             levels: BTreeMap::new(),
             selection: None,
             filter: PathFilter::default(),
-            apply_together: Vec::new(),
+            apply_together: Globs::default(),
         }
     }
 }
@@ -221,7 +221,7 @@ fn finish_checks(
         scope::Declared {
             mode,
             kustomizations: &sifted.kustomizations,
-            together: &settings.apply_together,
+            together: Some(&settings.apply_together),
         },
     );
     let links = timing::stage("link", || {
