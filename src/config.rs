@@ -7,7 +7,7 @@
 
 use crate::diag::Severity;
 use crate::selector::Selector;
-use crate::source::inputs::{self, PathFilter};
+use crate::source::inputs::{self, Globs, PathFilter};
 use crate::source::yaml::Limits;
 use crate::syntax;
 use ipnet::IpNet;
@@ -83,7 +83,7 @@ pub struct Settings {
     /// `[files]` globs applied while walking directories.
     pub filter: PathFilter,
     /// `[files] apply-together` / `--apply-together`: globs naming files applied together.
-    pub apply_together: Vec<String>,
+    pub apply_together: Globs,
 }
 
 impl Default for Settings {
@@ -95,7 +95,7 @@ impl Default for Settings {
             levels: BTreeMap::new(),
             selection: None,
             filter: PathFilter::default(),
-            apply_together: Vec::new(),
+            apply_together: Globs::default(),
         }
     }
 }
@@ -146,9 +146,12 @@ impl Settings {
         if let Some(v) = &c.default_namespace {
             profile.default_namespace = parse_namespace(v, "default-namespace", &origin)?;
         }
-        self.filter.include = file.files.include.clone();
-        self.filter.exclude = file.files.exclude.clone();
-        self.apply_together = file.files.apply_together.clone();
+        let globs = |key: &str, patterns: &[String]| {
+            Globs::new(patterns).map_err(|e| config_error(&origin, format!("[files] {key}: {e}")))
+        };
+        self.filter.include = globs("include", &file.files.include)?;
+        self.filter.exclude = globs("exclude", &file.files.exclude)?;
+        self.apply_together = globs("apply-together", &file.files.apply_together)?;
         for (id, level) in &file.rules {
             if crate::catalogue::lookup(id).is_none() {
                 return Err(config_error(
@@ -170,7 +173,8 @@ impl Settings {
     fn apply_flags(&mut self, flags: &Overrides) -> Result<(), ConfigError> {
         let origin = "command line";
         if !flags.apply_together.is_empty() {
-            self.apply_together = flags.apply_together.clone();
+            self.apply_together = Globs::new(&flags.apply_together)
+                .map_err(|e| config_error(origin, format!("--apply-together: {e}")))?;
         }
         let profile = &mut self.profile;
         if !flags.service_cidr.is_empty() {

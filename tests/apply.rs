@@ -338,6 +338,47 @@ fn concurrent_applies_are_serialized() {
     assert!(first_end <= second_start, "runs overlapped:\n{log}");
 }
 
+#[test]
+fn dry_run_prints_unified_hunks_and_changes_nothing() {
+    let node = Node::new();
+    assert!(node.apply(&[], &[]).status.success());
+    let calls = node.calls().len();
+    let zone = node.zone();
+    std::fs::write(
+        node.path("in.yaml"),
+        SERVICE.replace("10.244.0.5", "10.244.0.9"),
+    )
+    .unwrap();
+    let o = node.apply(&["--dry-run"], &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("+ endpoint of port 80/tcp: 10.244.0.9:80"),
+        "{out}"
+    );
+    let rules = out
+        .split_once("\nruleset: changes\n")
+        .map(|(_, r)| r)
+        .unwrap_or_else(|| panic!("{out}"));
+    // Hunks with their ranges and context; the old line then the new one.
+    assert!(rules.starts_with("@@ -"), "{out}");
+    let dnat = |ip: &str| format!("meta l4proto tcp dnat to {ip}:80\n");
+    let (removed, added) = (
+        rules.find("-add rule ip svcc endpoint-").unwrap(),
+        rules.find(&dnat("10.244.0.9")).unwrap(),
+    );
+    assert!(removed < added, "{out}");
+    assert!(rules.contains(&dnat("10.244.0.5")), "{out}");
+    assert!(
+        rules.lines().any(|l| l.starts_with(" add ")),
+        "context: {out}"
+    );
+    // The zone has no endpoint IPs of a ClusterIP Service: unchanged.
+    assert!(out.contains("db.cluster.local: unchanged"), "{out}");
+    assert_eq!(node.calls().len(), calls, "a dry run calls no nft");
+    assert_eq!(node.zone(), zone);
+}
+
 /// The real `nft` in a network namespace: apply, no change, dry run, remove.
 #[test]
 fn real_nft_in_a_namespace() {

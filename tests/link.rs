@@ -551,6 +551,35 @@ fn config_is_found_upward_with_rules_and_globs() {
 }
 
 #[test]
+fn an_invalid_glob_is_a_configuration_error() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("svcc.toml"),
+        "[files]\nexclude = [\"**/generated/*.yaml\", \"deploy/[abc\"]\n",
+    )
+    .unwrap();
+    let out = run_in(dir.path(), &["check", "."], None);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("svcc.toml: [files] exclude: invalid glob `deploy/[abc`: unclosed"),
+        "{err}"
+    );
+    std::fs::remove_file(dir.path().join("svcc.toml")).unwrap();
+    let out = run_in(
+        dir.path(),
+        &["check", "--apply-together", "{a,b", "."],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--apply-together: invalid glob `{a,b`: unclosed"),
+        "{err}"
+    );
+}
+
+#[test]
 fn each_alternative_is_linked_with_its_own_file() {
     let dir = tempfile::tempdir().unwrap();
     // Two variants of one Service and its EndpointSlice; the second's slice names its port

@@ -200,7 +200,7 @@ pub fn unchanged(state_dir: &Path, fingerprint: &str) -> bool {
 
 /// Lower-case hexadecimal.
 pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    data_encoding::HEXLOWER.encode(bytes)
 }
 
 /// Removes svcc's tables (the runner applies `removal`) and forgets the state.
@@ -242,18 +242,16 @@ fn run_reload(cmd: &str) -> Result<(), ApplyError> {
     }
 }
 
-/// Lines only in `old` (`-`) and only in `new` (`+`), in order: enough for sorted outputs.
+/// What changes from `old` to `new`, as the hunks of a unified diff (`@@ -l,n +l,n @@`, three
+/// lines of context, `-` old, `+` new) without file headers: the caller names the texts.
+/// Empty when they are equal. A diff that takes longer than a second is coarser, never wrong.
 pub fn line_diff(old: &str, new: &str) -> String {
-    let old_lines: std::collections::HashSet<&str> = old.lines().collect();
-    let new_lines: std::collections::HashSet<&str> = new.lines().collect();
-    let mut out = String::new();
-    for l in old.lines().filter(|l| !new_lines.contains(l)) {
-        out.push_str(&format!("-{l}\n"));
-    }
-    for l in new.lines().filter(|l| !old_lines.contains(l)) {
-        out.push_str(&format!("+{l}\n"));
-    }
-    out
+    similar::TextDiff::configure()
+        .timeout(std::time::Duration::from_secs(1))
+        .diff_lines(old, new)
+        .unified_diff()
+        .context_radius(3)
+        .to_string()
 }
 
 #[cfg(test)]
@@ -373,7 +371,33 @@ mod tests {
     }
 
     #[test]
-    fn diff_of_sorted_outputs() {
-        assert_eq!(line_diff("a\nb\nc\n", "a\nc\nd\n"), "-b\n+d\n");
+    fn hex_is_lower_case() {
+        assert_eq!(hex(&[]), "");
+        assert_eq!(hex(&[0x00, 0x0f, 0xab, 0xff]), "000fabff");
+    }
+
+    #[test]
+    fn diffs_are_unified_hunks() {
+        assert_eq!(line_diff("a\nb\nc\n", "a\nb\nc\n"), "");
+        assert_eq!(
+            line_diff("a\nb\nc\n", "a\nc\nd\n"),
+            "@@ -1,3 +1,3 @@\n a\n-b\n c\n+d\n"
+        );
+        // Nothing before: every line is new.
+        assert_eq!(line_diff("", "x\ny\n"), "@@ -0,0 +1,2 @@\n+x\n+y\n");
+        assert_eq!(line_diff("x\n", ""), "@@ -1 +0,0 @@\n-x\n");
+        // Far-apart changes are separate hunks with three lines of context.
+        let old: String = (1..=20).map(|i| format!("l{i}\n")).collect();
+        let new = old.replace("l2\n", "two\n").replace("l19\n", "nineteen\n");
+        assert_eq!(
+            line_diff(&old, &new),
+            "@@ -1,5 +1,5 @@\n l1\n-l2\n+two\n l3\n l4\n l5\n\
+             @@ -16,5 +16,5 @@\n l16\n l17\n l18\n-l19\n+nineteen\n l20\n"
+        );
+        // A missing final newline is said, not hidden.
+        assert_eq!(
+            line_diff("a\n", "a"),
+            "@@ -1 +1 @@\n-a\n+a\n\\ No newline at end of file\n"
+        );
     }
 }

@@ -1,103 +1,20 @@
 //! The hash in per-service and per-endpoint names: the first characters of the RFC 4648 base32
-//! text of a SHA-256 digest. SHA-256 (FIPS 180-4) is written out here rather than pulled in as
-//! a dependency: it is short, and the tests below pin it to the standard's test vectors.
+//! text of a SHA-256 digest, as kube-proxy names its chains (`sha2` and `data-encoding`; the
+//! tests below pin both to their standards' test vectors).
 
-/// SHA-256 of `data`.
+use sha2::{Digest, Sha256};
+
+/// SHA-256 (FIPS 180-4) of `data`.
 pub fn sha256(data: &[u8]) -> [u8; 32] {
-    let mut state: [u32; 8] = [
-        0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab,
-        0x5be0cd19,
-    ];
-    // The message, a 1 bit, zeros up to 56 mod 64 bytes, then the length in bits (big-endian).
-    let mut message = data.to_vec();
-    message.push(0x80);
-    while message.len() % 64 != 56 {
-        message.push(0);
-    }
-    message.extend_from_slice(&((data.len() as u64).wrapping_mul(8)).to_be_bytes());
-    for block in message.chunks_exact(64) {
-        compress(&mut state, block);
-    }
-    let mut digest = [0u8; 32];
-    for (out, word) in digest.chunks_exact_mut(4).zip(state) {
-        out.copy_from_slice(&word.to_be_bytes());
-    }
-    digest
+    Sha256::digest(data).into()
 }
 
-/// Round constants: the first 32 bits of the fractional parts of the cube roots of the first
-/// 64 primes.
-const K: [u32; 64] = [
-    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
-    0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
-    0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
-    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
-    0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
-    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
-    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
-];
-
-fn compress(state: &mut [u32; 8], block: &[u8]) {
-    let mut w = [0u32; 64];
-    for (i, word) in block.chunks_exact(4).enumerate() {
-        w[i] = u32::from_be_bytes([word[0], word[1], word[2], word[3]]);
-    }
-    for i in 16..64 {
-        let s0 = w[i - 15].rotate_right(7) ^ w[i - 15].rotate_right(18) ^ (w[i - 15] >> 3);
-        let s1 = w[i - 2].rotate_right(17) ^ w[i - 2].rotate_right(19) ^ (w[i - 2] >> 10);
-        w[i] = w[i - 16]
-            .wrapping_add(s0)
-            .wrapping_add(w[i - 7])
-            .wrapping_add(s1);
-    }
-    let [mut a, mut b, mut c, mut d, mut e, mut f, mut g, mut h] = *state;
-    for i in 0..64 {
-        let s1 = e.rotate_right(6) ^ e.rotate_right(11) ^ e.rotate_right(25);
-        let choose = (e & f) ^ (!e & g);
-        let t1 = h
-            .wrapping_add(s1)
-            .wrapping_add(choose)
-            .wrapping_add(K[i])
-            .wrapping_add(w[i]);
-        let s0 = a.rotate_right(2) ^ a.rotate_right(13) ^ a.rotate_right(22);
-        let majority = (a & b) ^ (a & c) ^ (b & c);
-        let t2 = s0.wrapping_add(majority);
-        h = g;
-        g = f;
-        f = e;
-        e = d.wrapping_add(t1);
-        d = c;
-        c = b;
-        b = a;
-        a = t1.wrapping_add(t2);
-    }
-    for (s, v) in state.iter_mut().zip([a, b, c, d, e, f, g, h]) {
-        *s = s.wrapping_add(v);
-    }
-}
-
-/// The first `n` characters of the base32 text (RFC 4648 alphabet, upper case) of `bytes`.
+/// The first `n` characters of the base32 text (RFC 4648 alphabet, upper case, no padding) of
+/// `bytes`; all of it when it is shorter.
 pub fn base32_prefix(bytes: &[u8], n: usize) -> String {
-    const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-    let mut out = String::with_capacity(n);
-    let mut buffer: u64 = 0;
-    let mut bits = 0;
-    for &byte in bytes {
-        buffer = (buffer << 8) | u64::from(byte);
-        bits += 8;
-        while bits >= 5 && out.len() < n {
-            bits -= 5;
-            out.push(char::from(ALPHABET[((buffer >> bits) & 31) as usize]));
-        }
-        if out.len() == n {
-            return out;
-        }
-    }
-    if bits > 0 && out.len() < n {
-        out.push(char::from(ALPHABET[((buffer << (5 - bits)) & 31) as usize]));
-    }
-    out
+    let mut text = data_encoding::BASE32_NOPAD.encode(bytes);
+    text.truncate(n);
+    text
 }
 
 #[cfg(test)]
@@ -105,13 +22,13 @@ mod tests {
     use super::*;
 
     fn hex(bytes: &[u8]) -> String {
-        bytes.iter().map(|b| format!("{b:02x}")).collect()
+        data_encoding::HEXLOWER.encode(bytes)
     }
 
     #[test]
     fn sha256_test_vectors() {
-        // FIPS 180-4 examples, the empty string, and messages whose padding spills into a
-        // second block (55, 56 and 64 bytes).
+        // FIPS 180-4 examples (one block, two blocks, the 896-bit message), the empty string,
+        // and messages whose padding spills into a second block.
         let cases: &[(&[u8], &str)] = &[
             (
                 b"",
@@ -124,6 +41,11 @@ mod tests {
             (
                 b"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
                 "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1",
+            ),
+            (
+                b"abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmnoijklmnopjklmnopq\
+                  klmnopqrlmnopqrsmnopqrstnopqrstu",
+                "cf5b16a778af8380036ce59e7b0492370b249b11e8f07a51afac45037afee9d1",
             ),
         ];
         for (input, want) in cases {
@@ -147,10 +69,36 @@ mod tests {
 
     #[test]
     fn base32_matches_rfc4648() {
-        // RFC 4648 §10 test vectors (without padding).
-        assert_eq!(base32_prefix(b"f", 2), "MY");
-        assert_eq!(base32_prefix(b"fo", 4), "MZXQ");
+        // RFC 4648 §10 test vectors, without padding.
+        let cases: &[(&[u8], &str)] = &[
+            (b"", ""),
+            (b"f", "MY"),
+            (b"fo", "MZXQ"),
+            (b"foo", "MZXW6"),
+            (b"foob", "MZXW6YQ"),
+            (b"fooba", "MZXW6YTB"),
+            (b"foobar", "MZXW6YTBOI"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(base32_prefix(input, want.len()), *want);
+            // Asking for more gives all of it, never padding.
+            assert_eq!(base32_prefix(input, 100), *want);
+        }
         assert_eq!(base32_prefix(b"foobar", 8), "MZXW6YTB");
-        assert_eq!(base32_prefix(b"foobar", 10), "MZXW6YTBOI");
+        assert_eq!(base32_prefix(b"foobar", 0), "");
+    }
+
+    #[test]
+    fn kube_proxy_chain_hashes() {
+        // kube-proxy's own chain-name hashes (its iptables tests): chain names in rulesets
+        // already applied depend on them.
+        let cases = [
+            ("ns1/svc1:p80tcp", "XPGD46QRK7WJZT7O"),
+            ("ns1/svc1:p80tcp10.180.0.1:80", "SXIVWICOYRO3J4NJ"),
+            ("ns1/svc1tcp", "AQI2S6QIMU7PVVRP"),
+        ];
+        for (text, want) in cases {
+            assert_eq!(base32_prefix(&sha256(text.as_bytes()), 16), want, "{text}");
+        }
     }
 }

@@ -25,6 +25,7 @@
 //! does, when every kustomization that includes them agrees on it (two overlays of one base
 //! with different namespaces leave the base's objects as written).
 
+use crate::source::inputs::Globs;
 use crate::source::repo::Kustomization;
 use crate::source::{FileId, SourceMap};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -69,8 +70,9 @@ pub struct Declared<'a> {
     pub mode: Mode,
     /// Kustomizations of the input, their namespaces already validated.
     pub kustomizations: &'a [Kustomization],
-    /// Globs naming files applied together, one unit per glob.
-    pub together: &'a [String],
+    /// Globs naming files applied together, one unit per glob (a file matched by several
+    /// goes with the last).
+    pub together: Option<&'a Globs>,
 }
 
 impl Scopes {
@@ -150,15 +152,12 @@ impl Scopes {
             }
         }
         // Declared groups override the rest.
-        if declared.mode == Mode::Files {
-            for glob in declared.together {
-                let unit = next_unit;
-                next_unit += 1;
-                for (i, p) in paths.iter().enumerate() {
-                    let text = p.as_deref().map(|p| p.to_string_lossy());
-                    if text.is_some_and(|t| crate::source::inputs::glob_match(glob, &t)) {
-                        unit_of_file[i] = unit;
-                    }
+        if let Some(globs) = declared.together.filter(|_| declared.mode == Mode::Files) {
+            let first = next_unit;
+            next_unit += globs.len() as u32;
+            for (i, p) in paths.iter().enumerate() {
+                if let Some(g) = p.as_deref().and_then(|p| globs.last_match(p)) {
+                    unit_of_file[i] = first + g as u32;
                 }
             }
         }
@@ -369,16 +368,27 @@ mod tests {
 
     #[test]
     fn declared_groups_are_units() {
-        let together = ["deploy/**".to_owned()];
+        let together = Globs::new(&["deploy/**", "deploy/b/**", "*.json"]).unwrap();
         let s = Scopes::build(
-            &sources(&["deploy/a/x.yaml", "deploy/b/y.yaml", "docs/z.yaml"]),
+            &sources(&[
+                "deploy/a/x.yaml",
+                "deploy/a/w.yaml",
+                "deploy/b/y.yaml",
+                "docs/z.yaml",
+                "docs/v.json",
+                "deploy/a/u.json",
+            ]),
             Declared {
-                together: &together,
+                together: Some(&together),
                 ..Declared::default()
             },
         );
         assert!(s.together(FileId(0), FileId(1)));
+        assert!(!s.together(FileId(0), FileId(3)));
+        // A file matched by several globs goes with the last.
         assert!(!s.together(FileId(0), FileId(2)));
+        assert!(s.together(FileId(4), FileId(5)));
+        assert!(!s.together(FileId(0), FileId(5)));
     }
 
     #[test]

@@ -221,7 +221,7 @@ fn finish_checks(
         scope::Declared {
             mode,
             kustomizations: &sifted.kustomizations,
-            together: &settings.apply_together,
+            together: Some(&settings.apply_together),
         },
     );
     let links = timing::stage("link", || {

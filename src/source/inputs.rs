@@ -98,45 +98,102 @@ impl<T> Default for Loaded<T> {
 /// directories. A file named on the command line is always read.
 #[derive(Clone, Debug, Default)]
 pub struct PathFilter {
-    pub include: Vec<String>,
-    pub exclude: Vec<String>,
+    pub include: Globs,
+    pub exclude: Globs,
 }
 
 impl PathFilter {
     pub fn allows(&self, path: &Path) -> bool {
-        let text = path.to_string_lossy();
-        let text = text.trim_start_matches("./");
-        (self.include.is_empty() || self.include.iter().any(|g| glob_match(g, text)))
-            && !self.exclude.iter().any(|g| glob_match(g, text))
+        (self.include.is_empty() || self.include.is_match(path)) && !self.exclude.is_match(path)
     }
 }
 
-/// Glob matching over `/`-separated paths: `*` and `?` stay within one segment, `**` spans
-/// segments. A pattern without `/` matches the file name anywhere.
-pub fn glob_match(pattern: &str, path: &str) -> bool {
-    if !pattern.contains('/') {
-        let name = path.rsplit('/').next().unwrap_or(path);
-        return match_bytes(pattern.as_bytes(), name.as_bytes());
-    }
-    match_bytes(pattern.trim_start_matches("./").as_bytes(), path.as_bytes())
+/// Globs over `/`-separated paths, compiled once (`globset`): `*` and `?` stay within one
+/// segment, `**` as a whole segment (`**/x`, `x/**`, `x/**/y`, or `**` alone) spans segments
+/// (elsewhere it is `*`); `[ab]`, `[!ab]` and `{a,b}` as in gitignore, `\` escapes. A pattern
+/// without `/` matches the file name anywhere. A leading `./` of a pattern or a path is
+/// ignored.
+#[derive(Clone, Default)]
+pub struct Globs {
+    /// As written, for messages and fingerprints.
+    patterns: Vec<String>,
+    set: globset::GlobSet,
 }
 
-fn match_bytes(p: &[u8], s: &[u8]) -> bool {
-    match p.first() {
-        None => s.is_empty(),
-        Some(b'*') if p.get(1) == Some(&b'*') => {
-            let rest = p[2..].strip_prefix(b"/").unwrap_or(&p[2..]);
+/// A glob that does not compile: a configuration error.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid glob `{glob}`: {reason}")]
+pub struct GlobError {
+    pub glob: String,
+    pub reason: String,
+}
+
+impl Globs {
+    pub fn new<S: AsRef<str>>(patterns: &[S]) -> Result<Globs, GlobError> {
+        let mut set = globset::GlobSetBuilder::new();
+        for pattern in patterns {
+            let pattern = pattern.as_ref();
+            let error = |reason: String| GlobError {
+                glob: pattern.to_owned(),
+                reason,
+            };
+            let anchored = pattern.contains('/');
+            let rest = pattern.trim_start_matches("./");
             if rest.is_empty() {
-                return true;
+                return Err(error("an empty glob matches nothing".to_owned()));
             }
-            (0..=s.len()).any(|i| (i == 0 || s[i - 1] == b'/') && match_bytes(rest, &s[i..]))
-                || match_bytes(rest, s)
+            let glob = if anchored || rest == "**" {
+                rest.to_owned()
+            } else {
+                format!("**/{rest}")
+            };
+            let glob = globset::GlobBuilder::new(&glob)
+                .literal_separator(true)
+                .build()
+                .map_err(|e| error(e.kind().to_string()))?;
+            set.add(glob);
         }
-        Some(b'*') => (0..=s.len())
-            .take_while(|&i| i == 0 || s[i - 1] != b'/')
-            .any(|i| match_bytes(&p[1..], &s[i..])),
-        Some(b'?') => s.first().is_some_and(|&c| c != b'/') && match_bytes(&p[1..], &s[1..]),
-        Some(&c) => s.first() == Some(&c) && match_bytes(&p[1..], &s[1..]),
+        let set = set.build().map_err(|e| GlobError {
+            glob: e.glob().unwrap_or_default().to_owned(),
+            reason: e.kind().to_string(),
+        })?;
+        Ok(Globs {
+            patterns: patterns.iter().map(|p| p.as_ref().to_owned()).collect(),
+            set,
+        })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.patterns.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.patterns.len()
+    }
+
+    /// Whether any glob matches `path`.
+    pub fn is_match(&self, path: &Path) -> bool {
+        let text = path.to_string_lossy();
+        !self.is_empty() && self.set.is_match(text.trim_start_matches("./"))
+    }
+
+    /// The index of the last glob that matches `path`.
+    pub fn last_match(&self, path: &Path) -> Option<usize> {
+        if self.is_empty() {
+            return None;
+        }
+        let text = path.to_string_lossy();
+        self.set
+            .matches(text.trim_start_matches("./"))
+            .into_iter()
+            .max()
+    }
+}
+
+/// The patterns as written (the compiled set is no one's business).
+impl std::fmt::Debug for Globs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(&self.patterns).finish()
     }
 }
 
@@ -389,6 +446,10 @@ fn decode_utf16(bytes: &[u8]) -> Option<String> {
 mod tests {
     use super::*;
 
+    fn glob_match(pattern: &str, path: &str) -> bool {
+        Globs::new(&[pattern]).unwrap().is_match(Path::new(path))
+    }
+
     #[test]
     fn globs() {
         assert!(glob_match("*.yaml", "a/b/c.yaml"));
@@ -398,10 +459,83 @@ mod tests {
         assert!(!glob_match("charts/*.yaml", "charts/x/y.yaml"));
         assert!(glob_match("a/?.yml", "a/b.yml"));
         let f = PathFilter {
-            include: vec![],
-            exclude: vec!["**/kustomization.yaml".into()],
+            include: Globs::default(),
+            exclude: Globs::new(&["**/kustomization.yaml"]).unwrap(),
         };
         assert!(!f.allows(Path::new("./k/kustomization.yaml")));
         assert!(f.allows(Path::new("./k/svc.yaml")));
+    }
+
+    #[test]
+    fn glob_edges() {
+        // `*` and `?` stay within one segment.
+        assert!(!glob_match("a/*", "a/b/c.yaml"));
+        assert!(!glob_match("a?b.yaml", "a/b.yaml"));
+        assert!(glob_match("a/*.yaml", "a/.hidden.yaml"));
+        // `**` spans zero or more segments, as a whole segment.
+        assert!(glob_match("a/**/c.yaml", "a/c.yaml"));
+        assert!(glob_match("a/**/c.yaml", "a/b/b/c.yaml"));
+        assert!(!glob_match("a/**", "a"));
+        assert!(!glob_match("a/**", "ab/c.yaml"));
+        assert!(glob_match("**", "a/b/c.yaml"));
+        assert!(glob_match("**", "c.yaml"));
+        // Inside a segment, `**` is `*`.
+        assert!(glob_match("deploy**", "deploy-x.yaml"));
+        assert!(!glob_match("deploy**", "deploy/x.yaml"));
+        // A pattern without `/` matches the file name at any depth, and only the name.
+        assert!(glob_match("c.yaml", "c.yaml"));
+        assert!(glob_match("c.yaml", "a/b/c.yaml"));
+        assert!(!glob_match("b", "a/b/c.yaml"));
+        assert!(glob_match("svc-?.yaml", "x/svc-1.yaml"));
+        // With a `/` it is anchored at the start of the path.
+        assert!(!glob_match("b/c.yaml", "a/b/c.yaml"));
+        // A leading `./` is ignored, in the pattern and in the path; it still anchors.
+        assert!(glob_match("./a/*.yaml", "a/x.yaml"));
+        assert!(glob_match("a/*.yaml", "./a/x.yaml"));
+        assert!(glob_match("./x.yaml", "./x.yaml"));
+        assert!(!glob_match("./x.yaml", "a/x.yaml"));
+        // Classes and alternatives.
+        assert!(glob_match("{deploy,base}/*.yaml", "base/x.yaml"));
+        assert!(glob_match("v[0-9].yaml", "v1.yaml"));
+        assert!(!glob_match("v[!0-9].yaml", "v1.yaml"));
+        // Case matters; absolute paths match absolute patterns.
+        assert!(!glob_match("*.YAML", "a.yaml"));
+        assert!(glob_match("/srv/**", "/srv/m/a.yaml"));
+    }
+
+    #[test]
+    fn the_last_matching_glob_and_an_empty_set() {
+        let globs = Globs::new(&["deploy/**", "deploy/prod/**", "*.json"]).unwrap();
+        assert_eq!(globs.last_match(Path::new("deploy/a.yaml")), Some(0));
+        assert_eq!(globs.last_match(Path::new("deploy/prod/a.yaml")), Some(1));
+        assert_eq!(globs.last_match(Path::new("deploy/prod/a.json")), Some(2));
+        assert_eq!(globs.last_match(Path::new("docs/a.yaml")), None);
+        let none = Globs::default();
+        assert!(none.is_empty() && !none.is_match(Path::new("a.yaml")));
+        assert_eq!(
+            format!("{globs:?}"),
+            r#"["deploy/**", "deploy/prod/**", "*.json"]"#
+        );
+        // PathFilter: no include means everything; exclude wins over include.
+        let f = PathFilter {
+            include: Globs::new(&["deploy/**"]).unwrap(),
+            exclude: Globs::new(&["*-test.yaml"]).unwrap(),
+        };
+        assert!(f.allows(Path::new("deploy/a.yaml")));
+        assert!(!f.allows(Path::new("deploy/a-test.yaml")));
+        assert!(!f.allows(Path::new("docs/a.yaml")));
+    }
+
+    #[test]
+    fn invalid_globs_name_the_glob() {
+        for bad in ["[abc", "{a,b", "a\\", "", "./"] {
+            let e = Globs::new(&["ok/**", bad]).unwrap_err();
+            assert_eq!(e.glob, bad);
+            assert!(
+                e.to_string()
+                    .starts_with(&format!("invalid glob `{bad}`: ")),
+                "{e}"
+            );
+        }
     }
 }
