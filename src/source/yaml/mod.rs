@@ -6,10 +6,14 @@
 //! expansion under a node budget (billion-laughs inputs are refused, not expanded), a nesting
 //! limit, and byte offsets (saphyr counts characters).
 
+mod offsets;
+mod piece;
+
 use super::resolve::{resolve_plain, Scalar};
 use super::tree::{Entry, Key, Node, Value};
 use super::{FileId, Span};
 use crate::diag::Diagnostic;
+use offsets::{from_original, to_original, Insertion, Offsets};
 use saphyr_parser::{Event, Parser, ScalarStyle, Tag};
 use std::collections::HashMap;
 
@@ -157,7 +161,7 @@ pub fn parse_each<S: Documents>(
     let pieces: Vec<(S::Out, Vec<Diagnostic>, usize, usize)> = ranges
         .par_iter()
         .map(|&(a, b)| {
-            let (parsed, seen) = parse_chunk(file, &text[a..b], a, limits);
+            let (parsed, seen) = piece::parse(file, &text[a..b], a, limits);
             let count = parsed.count;
             let (out, diagnostics) = consume(parsed, sink);
             (out, diagnostics, count, seen)
@@ -233,7 +237,7 @@ fn parse_list_in_pieces<S: Documents>(
     sink: &S,
 ) -> Option<Consumed<S::Out>> {
     let layout = list_layout(text)?;
-    let part = |(a, b): (usize, usize)| parse_chunk(file, &text[a..b], a, limits);
+    let part = |(a, b): (usize, usize)| piece::parse(file, &text[a..b], a, limits);
     let (mut head, head_seen) = part(layout.head);
     let (tail, _) = part(layout.tail);
     if !head.diagnostics.is_empty() || !tail.diagnostics.is_empty() {
@@ -442,149 +446,6 @@ fn check_document_count<T>(
             )
             .help("split the stream, or raise the limit with `--max-documents`"),
         );
-    }
-}
-
-/// Parses one piece of a file that starts at byte `base`; returns its non-empty documents and
-/// the number of documents seen (empty ones included).
-fn parse_chunk(file: FileId, text: &str, base: usize, limits: &Limits) -> (Parsed, usize) {
-    let mut variant: Option<(String, Vec<Insertion>)> = None;
-    for _ in 0..=MAX_REINDENTS {
-        let (body, insertions) = match &variant {
-            Some((t, ins)) => (t.as_str(), ins.as_slice()),
-            None => (text, &[][..]),
-        };
-        let mut builder = Builder::new(file, body, limits, insertions, base);
-        builder.run();
-        if let Some(at) = builder.flow_indent_error {
-            if let Some(next) = reindent(body, at, insertions) {
-                variant = Some(next);
-                continue;
-            }
-        }
-        let seen = builder.doc_index;
-        return (
-            Parsed {
-                count: builder.documents.len(),
-                documents: builder.documents,
-                diagnostics: builder.diagnostics,
-            },
-            seen,
-        );
-    }
-    (Parsed::default(), 0)
-}
-
-/// How many dedented flow lines one file may have (each costs a re-parse).
-const MAX_REINDENTS: usize = 16;
-
-/// Spaces svcc inserted before a byte offset of the original text.
-#[derive(Clone, Copy, Debug)]
-struct Insertion {
-    original: usize,
-    count: usize,
-}
-
-/// libyaml (and so kubectl) does not check indentation inside flow collections, so
-/// `args: [` … `]` with the `]` under `args` is accepted there; saphyr refuses it. Such a line
-/// is re-indented like the line before it and the file parsed again; spans are mapped back.
-fn reindent(body: &str, at: usize, insertions: &[Insertion]) -> Option<(String, Vec<Insertion>)> {
-    let line_start = body[..at.min(body.len())].rfind('\n').map_or(0, |i| i + 1);
-    let line = &body[line_start..];
-    let indent = line.len() - line.trim_start_matches(' ').len();
-    let first = line.trim_start_matches(' ').chars().next()?;
-    let previous = body[..line_start.saturating_sub(1)]
-        .lines()
-        .rev()
-        .find(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))?;
-    let prev_indent = previous.len() - previous.trim_start_matches(' ').len();
-    let inside_flow = matches!(first, ']' | '}') || previous.trim_end().ends_with(['[', '{', ',']);
-    if !inside_flow || prev_indent <= indent {
-        return None;
-    }
-    let count = prev_indent - indent + usize::from(matches!(first, ']' | '}'));
-    let mut text = String::with_capacity(body.len() + count);
-    text.push_str(&body[..line_start]);
-    text.extend(std::iter::repeat_n(' ', count));
-    text.push_str(&body[line_start..]);
-    let mut all = insertions.to_vec();
-    all.push(Insertion {
-        original: to_original(line_start, insertions),
-        count,
-    });
-    all.sort_by_key(|i| i.original);
-    Some((text, all))
-}
-
-/// Maps a byte offset of the original text into the re-indented text.
-fn from_original(offset: usize, insertions: &[Insertion]) -> usize {
-    offset
-        + insertions
-            .iter()
-            .filter(|i| i.original <= offset)
-            .map(|i| i.count)
-            .sum::<usize>()
-}
-
-/// Maps a byte offset of the re-indented text back to the original text.
-fn to_original(offset: usize, insertions: &[Insertion]) -> usize {
-    let mut shift = 0;
-    for ins in insertions {
-        let start = ins.original + shift;
-        if offset < start {
-            break;
-        }
-        if offset < start + ins.count {
-            return ins.original;
-        }
-        shift += ins.count;
-    }
-    offset - shift
-}
-
-/// Maps saphyr's character indices to byte offsets.
-struct Offsets {
-    ascii: bool,
-    /// Byte offset of every 64th character.
-    checkpoints: Vec<u32>,
-    /// Characters skipped before the parser's input (a byte-order mark).
-    skipped_chars: usize,
-}
-
-const CHECKPOINT: usize = 64;
-
-impl Offsets {
-    fn new(text: &str, skipped_chars: usize) -> Offsets {
-        let ascii = text.is_ascii();
-        let mut checkpoints = Vec::new();
-        if !ascii {
-            for (n, (byte, _)) in text.char_indices().enumerate() {
-                if n % CHECKPOINT == 0 {
-                    checkpoints.push(byte as u32);
-                }
-            }
-        }
-        Offsets {
-            ascii,
-            checkpoints,
-            skipped_chars,
-        }
-    }
-
-    fn byte(&self, text: &str, char_index: usize) -> usize {
-        let index = char_index + self.skipped_chars;
-        if self.ascii {
-            return index.min(text.len());
-        }
-        let Some(&base) = self.checkpoints.get(index / CHECKPOINT) else {
-            return text.len();
-        };
-        let rest = &text[base as usize..];
-        let extra = rest
-            .char_indices()
-            .nth(index % CHECKPOINT)
-            .map_or(rest.len(), |(b, _)| b);
-        base as usize + extra
     }
 }
 
@@ -1155,21 +1016,23 @@ pub fn parse_str(text: &str) -> Parsed {
     parse(FileId(0), text, &Limits::default())
 }
 
+/// The one document of `text`, which must parse without findings (for tests).
+#[cfg(test)]
+fn parse_one(text: &str) -> Node {
+    let p = parse_str(text);
+    assert!(p.diagnostics.is_empty(), "{:?}", p.diagnostics);
+    assert_eq!(p.documents.len(), 1);
+    p.documents[0].root.clone()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn one(text: &str) -> Node {
-        let p = parse_str(text);
-        assert!(p.diagnostics.is_empty(), "{:?}", p.diagnostics);
-        assert_eq!(p.documents.len(), 1);
-        p.documents[0].root.clone()
-    }
-
     #[test]
     fn spans_are_bytes() {
         let text = "# café ünïcode\nspec:\n  nodePort: 40000\n";
-        let root = one(text);
+        let root = parse_one(text);
         let (node, key) = root.pointer("/spec/nodePort").unwrap();
         assert_eq!(
             &text[node.span.start as usize..node.span.end as usize],
@@ -1181,7 +1044,7 @@ mod tests {
     #[test]
     fn bom_is_skipped_and_offsets_kept() {
         let text = "\u{feff}a: 1\n";
-        let root = one(text);
+        let root = parse_one(text);
         let e = root.entry("a").unwrap();
         assert_eq!(
             &text[e.key_span.start as usize..e.key_span.end as usize],
@@ -1215,12 +1078,12 @@ mod tests {
 
     #[test]
     fn merge_keys_and_aliases() {
-        let root = one("base: &b {p: 1, q: 2}\nobj:\n  <<: *b\n  q: 3\n");
+        let root = parse_one("base: &b {p: 1, q: 2}\nobj:\n  <<: *b\n  q: 3\n");
         let obj = root.get("obj").unwrap();
         assert_eq!(obj.get("p").unwrap().as_i64(), Some(1));
         assert_eq!(obj.get("q").unwrap().as_i64(), Some(3));
         // go-yaml v2 reads a plain `y` key as the boolean true, which becomes the key "true".
-        let root = one("y: 1\n");
+        let root = parse_one("y: 1\n");
         assert!(root.get("true").is_some());
     }
 
@@ -1255,7 +1118,7 @@ mod tests {
 
     #[test]
     fn json_documents_parse() {
-        let root = one("{\"kind\": \"Service\", \"spec\": {\"ports\": [{\"port\": 80}]}}");
+        let root = parse_one("{\"kind\": \"Service\", \"spec\": {\"ports\": [{\"port\": 80}]}}");
         assert_eq!(
             root.pointer("/spec/ports/0/port").unwrap().0.as_i64(),
             Some(80)
@@ -1270,21 +1133,6 @@ mod tests {
     }
 
     #[test]
-    fn dedented_flow_close_is_accepted_like_kubectl() {
-        let text = "spec:\n  args: [\n      \"-a\", \"b\",\n  ]\n  env: [\n    x,\n  y]\n  z: 1\n";
-        let root = one(text);
-        let args = root.get("spec").unwrap().get("args").unwrap();
-        assert_eq!(args.as_seq().len(), 2);
-        let z = root.get("spec").unwrap().entry("z").unwrap();
-        assert_eq!(
-            &text[z.key_span.start as usize..z.key_span.end as usize],
-            "z"
-        );
-        let b = &args.as_seq()[1];
-        assert_eq!(&text[b.span.start as usize..b.span.end as usize], "\"b\"");
-    }
-
-    #[test]
     fn large_lists_parse_in_pieces_like_a_whole_parse() {
         let mut items = String::new();
         for i in 0..6_000 {
@@ -1296,7 +1144,7 @@ mod tests {
                 items.push_str("# a comment\n\n");
             }
         }
-        let whole = |text: &str| parse_chunk(FileId(0), text, 0, &Limits::default()).0;
+        let whole = |text: &str| piece::parse(FileId(0), text, 0, &Limits::default()).0;
         let list = format!(
             "apiVersion: v1\nitems:\n{items}kind: List\nmetadata:\n  resourceVersion: \"\"\n"
         );
@@ -1395,7 +1243,7 @@ mod tests {
 
     #[test]
     fn tags() {
-        let root = one("a: !!str 123\nb: ! 12\n");
+        let root = parse_one("a: !!str 123\nb: ! 12\n");
         assert_eq!(root.get("a").unwrap().as_str(), Some("123"));
         assert_eq!(root.get("b").unwrap().as_str(), Some("12"));
         let p = parse_str("a: !!binary aGk=\n");
