@@ -3,8 +3,9 @@
 //! below its parent): the line is re-indented and the piece parsed again, its spans mapped back
 //! to the original text ([`super::offsets`]).
 
+use super::builder::Builder;
 use super::offsets::{to_original, Insertion};
-use super::{Builder, Limits, Parsed};
+use super::{Limits, Parsed};
 use crate::source::FileId;
 
 /// Parses one piece of a file that starts at byte `base`; returns its non-empty documents and
@@ -18,21 +19,13 @@ pub(super) fn parse(file: FileId, text: &str, base: usize, limits: &Limits) -> (
         };
         let mut builder = Builder::new(file, body, limits, insertions, base);
         builder.run();
-        if let Some(at) = builder.flow_indent_error {
+        if let Some(at) = builder.flow_indent_error() {
             if let Some(next) = reindent(body, at, insertions) {
                 variant = Some(next);
                 continue;
             }
         }
-        let seen = builder.doc_index;
-        return (
-            Parsed {
-                count: builder.documents.len(),
-                documents: builder.documents,
-                diagnostics: builder.diagnostics,
-            },
-            seen,
-        );
+        return builder.finish();
     }
     (Parsed::default(), 0)
 }
