@@ -4,28 +4,19 @@
 //! and expands aliases under a node budget (billion-laughs inputs are refused, not expanded),
 //! attaches each finished node to its parent, counts documents, and turns the parser's
 //! positions into byte offsets of the file ([`super::offsets`]). What a scalar means is
-//! [`scalars`]' job.
+//! [`scalars`]' job; how a map takes its entries (keys, duplicates, merge keys) is [`maps`]'.
 
+mod maps;
 mod scalars;
 
 use super::offsets::{from_original, to_original, Insertion, Offsets};
 use super::{Document, Limits, Parsed};
 use crate::diag::Diagnostic;
-use crate::source::tree::{Entry, Key, Node, Value};
+use crate::source::tree::{Entry, Node, Value};
 use crate::source::{FileId, Span};
+use maps::OpenMap;
 use saphyr_parser::{Event, Parser, ScalarStyle};
 use std::collections::HashMap;
-
-enum PendingKey {
-    None,
-    Key {
-        name: Key,
-        span: Span,
-        merge: bool,
-    },
-    /// A key svcc cannot use (a map or list as key); its value is dropped.
-    Skip,
-}
 
 /// An open collection. Its children live on the builder's shared stacks (`items`, `entries`)
 /// from `base` on, and move into a vector of exactly their number when it closes: no vector
@@ -36,20 +27,8 @@ enum Frame {
         anchor: usize,
         base: usize,
     },
-    Map {
-        start: usize,
-        anchor: usize,
-        base: usize,
-        merged: Vec<Entry>,
-        /// Key → position, built only once the map has more than [`INDEX_AFTER`] entries;
-        /// smaller maps look for duplicate keys by scanning.
-        index: Option<HashMap<Key, usize>>,
-        pending: PendingKey,
-    },
+    Map(OpenMap),
 }
-
-/// Maps with more entries than this get a hash index for duplicate-key detection.
-const INDEX_AFTER: usize = 16;
 
 pub(super) struct Builder<'a> {
     file: FileId,
@@ -199,17 +178,8 @@ impl<'a> Builder<'a> {
             }
             Event::MappingStart(anchor, tag) => {
                 self.check_collection_tag(tag.as_deref(), "map", span);
-                self.open(
-                    Frame::Map {
-                        start: span.start as usize,
-                        anchor,
-                        base: self.entries.len(),
-                        merged: Vec::new(),
-                        index: None,
-                        pending: PendingKey::None,
-                    },
-                    span,
-                )
+                let map = OpenMap::new(span.start as usize, anchor, self.entries.len());
+                self.open(Frame::Map(map), span)
             }
             Event::SequenceEnd | Event::MappingEnd => self.close(span),
         }
@@ -258,31 +228,9 @@ impl<'a> Builder<'a> {
                 let node = Node::new(Span::new(self.file, start, end as usize), Value::Seq(items));
                 self.complete(node, anchor, false)
             }
-            Frame::Map {
-                start,
-                anchor,
-                base,
-                merged,
-                index: _,
-                pending: _,
-            } => {
-                let mut entries: Vec<Entry> = self.entries.drain(base..).collect();
-                let end = entries
-                    .iter()
-                    .chain(merged.iter())
-                    .map(|e| e.value.span.end.max(e.key_span.end))
-                    .filter(|&e| e as usize >= start)
-                    .max()
-                    .unwrap_or(end_span.end);
-                for m in merged {
-                    if !entries.iter().any(|e| e.key == m.key) {
-                        entries.push(m);
-                    }
-                }
-                let node = Node::new(
-                    Span::new(self.file, start, end as usize),
-                    Value::Map(entries),
-                );
+            Frame::Map(map) => {
+                let anchor = map.anchor;
+                let node = map.close(self.file, &mut self.entries, end_span);
                 self.complete(node, anchor, false)
             }
         }
@@ -332,90 +280,8 @@ impl<'a> Builder<'a> {
                 self.items.push(node);
                 true
             }
-            Some(Frame::Map {
-                base,
-                merged,
-                index,
-                pending,
-                ..
-            }) => {
-                let entries = &mut self.entries;
-                let base = *base;
-                match std::mem::replace(pending, PendingKey::None) {
-                    PendingKey::None => {
-                        let (span, type_name) = (node.span, node.type_name());
-                        *pending = match key_string(node) {
-                            Some(name) => PendingKey::Key { name, span, merge },
-                            None => {
-                                self.diagnostics.push(
-                                    Diagnostic::new(
-                                        "yaml-syntax",
-                                        span,
-                                        format!(
-                                            "a {type_name} cannot be a key: Kubernetes objects have string keys"
-                                        ),
-                                    )
-                                    .label("not a string key"),
-                                );
-                                PendingKey::Skip
-                            }
-                        }
-                    }
-                    PendingKey::Skip => {}
-                    PendingKey::Key {
-                        span, merge: true, ..
-                    } => {
-                        if let Some(d) = merge_into(merged, node, span) {
-                            self.diagnostics.push(d);
-                        }
-                    }
-                    PendingKey::Key { name, span, .. } => {
-                        let found = match index {
-                            Some(index) => index.get(&name).copied(),
-                            None => entries[base..].iter().position(|e| e.key == name),
-                        };
-                        if let Some(first) = found {
-                            let first = base + first;
-                            let first_span: Span = entries[first].key_span;
-                            self.diagnostics.push(
-                                Diagnostic::new(
-                                    "yaml-duplicate-key",
-                                    span,
-                                    format!("duplicate key `{name}`: the last value is used"),
-                                )
-                                .label("this value is used")
-                                .related(
-                                    first_span,
-                                    format!("`{name}` first defined here; this line has no effect"),
-                                )
-                                .help("remove one of the two: `kubectl apply` converts YAML to JSON on the client and keeps the last value, so the API server never sees the duplicate"),
-                            );
-                            entries[first] = Entry {
-                                key: name,
-                                key_span: span,
-                                value: node,
-                            };
-                        } else {
-                            let position = entries.len() - base;
-                            if let Some(index) = index {
-                                index.insert(name.clone(), position);
-                            } else if position == INDEX_AFTER {
-                                let mut built: HashMap<Key, usize> = entries[base..]
-                                    .iter()
-                                    .enumerate()
-                                    .map(|(i, e)| (e.key.clone(), i))
-                                    .collect();
-                                built.insert(name.clone(), position);
-                                *index = Some(built);
-                            }
-                            entries.push(Entry {
-                                key: name,
-                                key_span: span,
-                                value: node,
-                            });
-                        }
-                    }
-                }
+            Some(Frame::Map(map)) => {
+                map.add(node, merge, &mut self.entries, &mut self.diagnostics);
                 true
             }
         }
@@ -439,45 +305,6 @@ impl<'a> Builder<'a> {
             seen,
         )
     }
-}
-
-/// A scalar key as sigs.k8s.io/yaml turns it into a JSON object key.
-fn key_string(node: Node) -> Option<Key> {
-    match node.value {
-        Value::Str(s) => Some(Key::from(s.as_str())),
-        Value::Int(i) => Some(Key::new(i.to_string())),
-        Value::Float(f) => Some(Key::new(f.to_string())),
-        Value::Bool(b) => Some(Key::new(b.to_string())),
-        Value::Null | Value::Seq(_) | Value::Map(_) => None,
-    }
-}
-
-/// Adds the entries of a merge value (`<<: *base` or `<<: [*a, *b]`); earlier maps win.
-fn merge_into(merged: &mut Vec<Entry>, value: Node, key_span: Span) -> Option<Diagnostic> {
-    let maps: Vec<Node> = match value.value {
-        Value::Map(_) => vec![value],
-        Value::Seq(items) if items.iter().all(|n| matches!(n.value, Value::Map(_))) => items,
-        _ => {
-            return Some(
-                Diagnostic::new(
-                    "yaml-syntax",
-                    key_span,
-                    "a merge key `<<` needs a map or a list of maps",
-                )
-                .label("merge key here"),
-            )
-        }
-    };
-    for map in maps {
-        if let Value::Map(entries) = map.value {
-            for e in entries {
-                if !merged.iter().any(|m| m.key == e.key) {
-                    merged.push(e);
-                }
-            }
-        }
-    }
-    None
 }
 
 fn count_nodes(node: &Node) -> usize {
@@ -519,41 +346,6 @@ mod tests {
             &text[e.key_span.start as usize..e.key_span.end as usize],
             "a"
         );
-    }
-
-    #[test]
-    fn duplicate_keys_are_reported_with_both_places() {
-        let p = parse_str("a: 1\nb: 2\na: 3\n");
-        assert_eq!(p.diagnostics.len(), 1);
-        let d = &p.diagnostics[0];
-        assert_eq!(d.rule, "yaml-duplicate-key");
-        assert_eq!(d.span.start, 10);
-        assert_eq!(d.related[0].span.start, 0);
-        // kubectl's client-side conversion keeps the last value, and so does svcc; the texts say
-        // so rather than claiming the API server refuses the object.
-        assert!(
-            d.message.contains("the last value is used"),
-            "{}",
-            d.message
-        );
-        assert!(d.related[0].message.contains("no effect"));
-        let help = d.help.as_deref().unwrap_or("");
-        assert!(
-            help.contains("kubectl apply") && !help.contains("rejects"),
-            "{help}"
-        );
-        assert_eq!(p.documents[0].root.get("a").unwrap().as_i64(), Some(3));
-    }
-
-    #[test]
-    fn merge_keys_and_aliases() {
-        let root = parse_one("base: &b {p: 1, q: 2}\nobj:\n  <<: *b\n  q: 3\n");
-        let obj = root.get("obj").unwrap();
-        assert_eq!(obj.get("p").unwrap().as_i64(), Some(1));
-        assert_eq!(obj.get("q").unwrap().as_i64(), Some(3));
-        // go-yaml v2 reads a plain `y` key as the boolean true, which becomes the key "true".
-        let root = parse_one("y: 1\n");
-        assert!(root.get("true").is_some());
     }
 
     #[test]
