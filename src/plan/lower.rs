@@ -100,7 +100,13 @@ pub fn lower(
             name: name.into(),
         };
         let origin = |path: &str, span| source.at(path.to_owned(), span);
-        let cluster_ips = cluster_ips(ns, name, o, svc, profile, &mut taken_ips, &mut diagnostics);
+        let service = ServiceToLower {
+            namespace: ns,
+            name,
+            object: o,
+            service: svc,
+        };
+        let cluster_ips = cluster_ips(&service, profile, &mut taken_ips, &mut diagnostics);
         let ports = svc
             .ports
             .iter()
@@ -110,14 +116,11 @@ pub fn lower(
                 let mut plan = plan?;
                 plan.origin = origin(&format!("spec.ports[{p}]"), port.span);
                 plan.node_port = node_port(
-                    ns,
-                    name,
+                    &service,
                     p,
                     port,
-                    svc,
                     profile,
                     &mut taken_ports,
-                    o,
                     &mut diagnostics,
                 );
                 Some(plan)
@@ -217,16 +220,29 @@ fn load_balancer_ips(svc: &Service) -> Vec<IpAddr> {
     ips
 }
 
+/// The Service being lowered: the name it is lowered under (its last definition's), its
+/// object and what was decoded from it. Allocation keys on the name and reports at the object.
+#[derive(Clone, Copy)]
+struct ServiceToLower<'a> {
+    namespace: &'a str,
+    name: &'a str,
+    object: &'a Object,
+    service: &'a Service,
+}
+
 /// The Service's cluster IPs: as written, or allocated for the families its policy asks for.
 fn cluster_ips(
-    ns: &str,
-    name: &str,
-    o: &Object,
-    svc: &Service,
+    service: &ServiceToLower,
     profile: &Profile,
     taken: &mut HashSet<IpAddr>,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Vec<ClusterIp> {
+    let ServiceToLower {
+        namespace: ns,
+        name,
+        object: o,
+        service: svc,
+    } = *service;
     if svc.is_headless() || svc.is_external_name() {
         return Vec::new();
     }
@@ -282,18 +298,22 @@ fn cluster_ips(
     out
 }
 
-#[allow(clippy::too_many_arguments)]
+/// The nodePort of port `p` of the Service: as written (for the types that have one), or
+/// allocated when the Service's type asks for nodePorts.
 fn node_port(
-    ns: &str,
-    name: &str,
+    service: &ServiceToLower,
     p: usize,
     port: &ServicePort,
-    svc: &Service,
     profile: &Profile,
     taken: &mut HashSet<u16>,
-    o: &Object,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Option<NodePort> {
+    let ServiceToLower {
+        namespace: ns,
+        name,
+        object: o,
+        service: svc,
+    } = *service;
     if let Some(np) = port
         .node_port
         .as_ref()
