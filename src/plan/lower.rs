@@ -100,9 +100,15 @@ pub fn lower(
             name: name.into(),
         };
         let origin = |path: &str, span| source.at(path.to_owned(), span);
+        let service = ServiceToLower {
+            namespace: ns,
+            name,
+            object: o,
+            service: svc,
+        };
         // This Service's notes, tagged with its object below.
         let mut notes = Vec::new();
-        let cluster_ips = cluster_ips(ns, name, o, svc, profile, &mut taken_ips, &mut notes);
+        let cluster_ips = cluster_ips(&service, profile, &mut taken_ips, &mut notes);
         let ports = svc
             .ports
             .iter()
@@ -111,17 +117,8 @@ pub fn lower(
             .filter_map(|(p, (port, plan))| {
                 let mut plan = plan?;
                 plan.origin = origin(&format!("spec.ports[{p}]"), port.span);
-                plan.node_port = node_port(
-                    ns,
-                    name,
-                    p,
-                    port,
-                    svc,
-                    profile,
-                    &mut taken_ports,
-                    o,
-                    &mut notes,
-                );
+                plan.node_port =
+                    node_port(&service, p, port, profile, &mut taken_ports, &mut notes);
                 Some(plan)
             })
             .collect::<Vec<_>>();
@@ -220,16 +217,29 @@ fn load_balancer_ips(svc: &Service) -> Vec<IpAddr> {
     ips
 }
 
+/// The Service being lowered: the name it is lowered under (its last definition's), its
+/// object and what was decoded from it. Allocation keys on the name and reports at the object.
+#[derive(Clone, Copy)]
+struct ServiceToLower<'a> {
+    namespace: &'a str,
+    name: &'a str,
+    object: &'a Object,
+    service: &'a Service,
+}
+
 /// The Service's cluster IPs: as written, or allocated for the families its policy asks for.
 fn cluster_ips(
-    ns: &str,
-    name: &str,
-    o: &Object,
-    svc: &Service,
+    service: &ServiceToLower,
     profile: &Profile,
     taken: &mut HashSet<IpAddr>,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Vec<ClusterIp> {
+    let ServiceToLower {
+        namespace: ns,
+        name,
+        object: o,
+        service: svc,
+    } = *service;
     if svc.is_headless() || svc.is_external_name() {
         return Vec::new();
     }
@@ -285,18 +295,22 @@ fn cluster_ips(
     out
 }
 
-#[allow(clippy::too_many_arguments)]
+/// The nodePort of port `p` of the Service: as written (for the types that have one), or
+/// allocated when the Service's type asks for nodePorts.
 fn node_port(
-    ns: &str,
-    name: &str,
+    service: &ServiceToLower,
     p: usize,
     port: &ServicePort,
-    svc: &Service,
     profile: &Profile,
     taken: &mut HashSet<u16>,
-    o: &Object,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Option<NodePort> {
+    let ServiceToLower {
+        namespace: ns,
+        name,
+        object: o,
+        service: svc,
+    } = *service;
     if let Some(np) = port
         .node_port
         .as_ref()
