@@ -164,7 +164,7 @@ proptest! {
         } else {
             prop_assert!(std::env::var_os("CI").is_none(), "CI installs iptables");
         }
-        let (zones, _) = svcc::emit::dns::zones(&plan, &svcc::emit::dns::Options::default()).unwrap();
+        let zones = svcc::emit::dns::zones(&plan, &svcc::emit::dns::Options::default()).unwrap();
         if have("named-checkzone") {
             let dir = tempfile::tempdir().unwrap();
             let path = dir.path().join("db");
