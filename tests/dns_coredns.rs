@@ -527,3 +527,234 @@ fn coredns_zone_transfer() {
         "{raw}"
     );
 }
+
+// --- svcc's side: the style option, stable reverse zones, the rule ----------------------------
+// These need only svcc.
+
+fn svcc(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_svcc"))
+        .args(args)
+        .output()
+        .expect("run svcc")
+}
+
+/// The records of a zone file, without the SOA (whose serial follows the content).
+fn zone_records(text: &str) -> BTreeSet<String> {
+    text.lines()
+        .filter(|l| !l.starts_with('$'))
+        .filter_map(parse_rr)
+        .filter(|r| r.rtype != "SOA")
+        .map(|r| format!("{} {} {}", r.name, r.rtype, r.rdata))
+        .collect()
+}
+
+/// The cluster zone of `cluster.yaml` in one style.
+fn cluster_zone(style: &str) -> BTreeSet<String> {
+    let mut args = flags(CLUSTER, "svcc-flags");
+    args.extend(
+        [
+            "compile",
+            "--target",
+            "dns",
+            "-q",
+            "--ttl",
+            "5",
+            "--dns-style",
+            style,
+            CLUSTER,
+        ]
+        .map(String::from),
+    );
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = svcc(&args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    zone_records(&String::from_utf8_lossy(&out.stdout))
+}
+
+/// `--dns-style spec` writes the specification's records; `coredns` adds exactly SRV at
+/// Service names and the endpoint names of non-headless Services.
+#[test]
+fn the_spec_style_leaves_out_what_coredns_adds() {
+    let (coredns, spec) = (cluster_zone("coredns"), cluster_zone("spec"));
+    assert!(spec.is_subset(&coredns), "{spec:?}\n{coredns:?}");
+    let added: BTreeSet<&str> = coredns.difference(&spec).map(String::as_str).collect();
+    let expected: BTreeSet<&str> = [
+        "svc1.testns.svc.cluster.local. SRV 0 100 80 svc1.testns.svc.cluster.local.",
+        "svcempty.testns.svc.cluster.local. SRV 0 100 80 svcempty.testns.svc.cluster.local.",
+        "svc6.testns.svc.cluster.local. SRV 0 100 80 svc6.testns.svc.cluster.local.",
+        "svc-dual-stack.testns.svc.cluster.local. SRV 0 100 80 svc-dual-stack.testns.svc.cluster.local.",
+        "kubedns.kube-system.svc.cluster.local. SRV 0 100 53 kubedns.kube-system.svc.cluster.local.",
+        "hdls1.testns.svc.cluster.local. SRV 0 16 80 172-0-0-2.hdls1.testns.svc.cluster.local.",
+        "hdls1.testns.svc.cluster.local. SRV 0 16 80 172-0-0-3.hdls1.testns.svc.cluster.local.",
+        "hdls1.testns.svc.cluster.local. SRV 0 16 80 dup-name.hdls1.testns.svc.cluster.local.",
+        "hdls1.testns.svc.cluster.local. SRV 0 16 80 5678-abcd--1.hdls1.testns.svc.cluster.local.",
+        "hdls1.testns.svc.cluster.local. SRV 0 16 80 5678-abcd--2.hdls1.testns.svc.cluster.local.",
+        "ep1a.svc1.testns.svc.cluster.local. A 172.0.0.1",
+        "172-0-0-100.kubedns.kube-system.svc.cluster.local. A 172.0.0.100",
+    ]
+    .into();
+    assert_eq!(added, expected);
+    // Both styles name a headless Service's SRV records from its endpoints' ports: hdls1 has
+    // no `spec.ports`.
+    assert!(spec.contains(
+        "_http._tcp.hdls1.testns.svc.cluster.local. SRV 0 16 80 dup-name.hdls1.testns.svc.cluster.local."
+    ));
+    // A portless headless Service has address records and no SRV.
+    assert!(!coredns
+        .iter()
+        .any(|r| r.contains("hdlsprtls") && r.contains(" SRV ")));
+}
+
+/// The zone files in `dir` after compiling `input` with `args`.
+fn zone_file_names(input: &Path, args: &[&str]) -> Vec<String> {
+    let dir = TempDir::new().expect("tempdir");
+    let mut all = vec!["compile", "--target", "dns", "-q", "--reverse"];
+    all.extend_from_slice(args);
+    all.extend([
+        "--out-dir",
+        dir.path().to_str().unwrap(),
+        input.to_str().unwrap(),
+    ]);
+    let out = svcc(&all);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut names: Vec<String> = std::fs::read_dir(dir.path())
+        .expect("read dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// The reverse zones come from the address ranges, never from the data: the same files for any
+/// input; by default the service CIDR (10.96.0.0/12: sixteen /16 zones) and `--cluster-cidr`.
+#[test]
+fn reverse_zones_are_the_ranges_not_the_data() {
+    let tmp = TempDir::new().expect("tempdir");
+    let empty = tmp.path().join("empty.yaml");
+    std::fs::write(
+        &empty,
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n",
+    )
+    .unwrap();
+    let pods = ["--cluster-cidr", "10.244.0.0/16,fd00:10:244::/56"];
+    let with_data = zone_file_names(Path::new("corpus/dns/headless-endpointslice.yaml"), &pods);
+    assert_eq!(with_data, zone_file_names(&empty, &pods));
+    let mut expected: Vec<String> = (96..=111)
+        .map(|b| format!("db.{b}.10.in-addr.arpa"))
+        .chain([
+            "db.244.10.in-addr.arpa".to_owned(),
+            "db.0.0.4.4.2.0.0.1.0.0.0.0.d.f.ip6.arpa".to_owned(),
+            "db.cluster.local".to_owned(),
+        ])
+        .collect();
+    expected.sort();
+    assert_eq!(with_data, expected);
+    // --reverse-zones names them; a range inside another adds no zone.
+    assert_eq!(
+        zone_file_names(&empty, &["--reverse-zones", "10.0.0.0/8,10.96.0.0/12"]),
+        ["db.10.in-addr.arpa", "db.cluster.local"]
+    );
+    // --reverse-zones without --reverse is refused.
+    let out = svcc(&[
+        "compile",
+        "--target",
+        "dns",
+        "--reverse-zones",
+        "10.0.0.0/8",
+        CLUSTER,
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `dns-name-too-long` is a finding like any other: in every format, at the field that makes
+/// the name, with its severity from `[rules]`.
+#[test]
+fn dns_name_too_long_is_a_configurable_finding() {
+    let input = "corpus/dns/hostile-names.yaml";
+    let text = std::fs::read_to_string(input).expect("read");
+    let (line, column) = text
+        .lines()
+        .enumerate()
+        .find_map(|(i, l)| {
+            l.find("name: pooo")
+                .map(|c| (i + 1, c + "name: ".len() + 1))
+        })
+        .expect("the long port name");
+    let out = svcc(&["compile", "--target", "dns", "--format", "json", input]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stderr).expect("JSON on stderr");
+    let found: Vec<&Value> = report["diagnostics"]
+        .as_array()
+        .expect("diagnostics")
+        .iter()
+        .filter(|d| d["rule"] == "dns-name-too-long")
+        .collect();
+    assert_eq!(found.len(), 1, "{report}");
+    let d = found[0];
+    assert_eq!(d["severity"], "warning");
+    assert_eq!(d["file"], input);
+    assert_eq!(d["line"], line);
+    assert_eq!(d["column"], column);
+    assert_eq!(d["path"], "spec.ports[0].name");
+    assert!(
+        d["message"]
+            .as_str()
+            .unwrap()
+            .contains("longer than 63 octets"),
+        "{d}"
+    );
+    let zone = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(!zone.contains("_pooo"), "{zone}");
+
+    let sarif = svcc(&["compile", "--target", "dns", "--format", "sarif", input]);
+    assert!(String::from_utf8_lossy(&sarif.stderr).contains("\"ruleId\": \"dns-name-too-long\""));
+
+    let tmp = TempDir::new().expect("tempdir");
+    let config = tmp.path().join("svcc.toml");
+    for (level, code) in [("error", 1), ("off", 0)] {
+        std::fs::write(
+            &config,
+            format!("[rules]\ndns-name-too-long = \"{level}\"\n"),
+        )
+        .unwrap();
+        let out = svcc(&[
+            "--config",
+            config.to_str().unwrap(),
+            "compile",
+            "--target",
+            "dns",
+            "--format",
+            "short",
+            input,
+        ]);
+        assert_eq!(out.status.code(), Some(code), "{level}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            stderr.contains("dns-name-too-long"),
+            level == "error",
+            "{stderr}"
+        );
+        if level == "error" {
+            assert!(out.stdout.is_empty(), "an error writes no zone");
+        } else {
+            assert!(!String::from_utf8_lossy(&out.stdout).contains("_pooo"));
+        }
+    }
+}
