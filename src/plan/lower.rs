@@ -30,6 +30,10 @@ pub struct LowerOptions {
     pub dataplane_only: bool,
 }
 
+/// A Service's port plans and its DNS addresses (with where their names come from), gathered
+/// in parallel.
+type Gathered = (Vec<Option<PortPlan>>, (Vec<Address>, dns::Sources));
+
 /// Lowers the model. The caller has checked it: lowering assumes valid values and skips what
 /// does not parse rather than failing. Returns the plan and its diagnostics: `info` notes for
 /// allocations, and `no-endpoints-in-input` when the input has no endpoint source at all.
@@ -73,7 +77,7 @@ pub fn lower(
     }
     // Endpoints (the costly part) are gathered in parallel; addresses and nodePorts are then
     // allocated in Service order, which keeps allocation deterministic.
-    let gathered: Vec<(Vec<Option<PortPlan>>, (Vec<Address>, dns::Sources))> = order
+    let gathered: Vec<Gathered> = order
         .par_iter()
         .map(|&(_, _, i)| match objects[i].service() {
             None => (Vec::new(), Default::default()),

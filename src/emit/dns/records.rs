@@ -39,6 +39,9 @@ fn checked(name: String) -> Result<String, Error> {
     }
 }
 
+/// An SRV record's port and target (`None`: the target's name cannot be written).
+type SrvTarget<'a> = (u16, Option<&'a str>);
+
 /// SRV weight of one of `n` records (CoreDNS: floor(100/n), at least 1).
 fn weight(n: usize) -> usize {
     (100 / n.max(1)).max(1)
@@ -132,8 +135,8 @@ impl Collected {
         ready: &[(&Address, Option<String>)],
         style: Style,
     ) -> Result<(), Error> {
-        let mut named: BTreeMap<(&str, Protocol), Vec<(u16, Option<&str>)>> = BTreeMap::new();
-        let mut all: Vec<(u16, Option<&str>)> = Vec::new();
+        let mut named: BTreeMap<(&str, Protocol), Vec<SrvTarget>> = BTreeMap::new();
+        let mut all: Vec<SrvTarget> = Vec::new();
         let mut portless = 0;
         for (a, name) in ready {
             if a.ports.is_empty() {
