@@ -80,7 +80,10 @@ fn modules_import_only_lower_layers() {
             continue;
         }
         let Some(own) = layer(&module) else {
-            problems.push(format!("src/{}: module `{module}` has no layer in this test", rel.display()));
+            problems.push(format!(
+                "src/{}: module `{module}` has no layer in this test",
+                rel.display()
+            ));
             continue;
         };
         *seen.entry(module.clone()).or_default() += 1;
@@ -90,7 +93,10 @@ fn modules_import_only_lower_layers() {
                 continue;
             }
             let Some(theirs) = layer(&imported) else {
-                problems.push(format!("src/{}: imports unknown module `{imported}`", rel.display()));
+                problems.push(format!(
+                    "src/{}: imports unknown module `{imported}`",
+                    rel.display()
+                ));
                 continue;
             };
             let allowed = theirs < own
@@ -116,7 +122,11 @@ fn cli_commands_do_not_import_each_other() {
     let mut problems = Vec::new();
     for entry in std::fs::read_dir(&cli).expect("read src/cli") {
         let path = entry.expect("entry").path();
-        let name = path.file_stem().and_then(|n| n.to_str()).unwrap_or("").to_owned();
+        let name = path
+            .file_stem()
+            .and_then(|n| n.to_str())
+            .unwrap_or("")
+            .to_owned();
         if name == "mod" {
             continue;
         }
