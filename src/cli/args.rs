@@ -165,7 +165,8 @@ pub struct NftArgs {
     #[arg(long, help_heading = NFT_HEADING, value_name = "NAME")]
     pub table: Option<String>,
     /// Pod CIDR(s): ClusterIP traffic from outside them is masqueraded, and pods skip
-    /// `externalTrafficPolicy: Local` [default: none, no masquerading of ClusterIP traffic]
+    /// `externalTrafficPolicy: Local` [default: none, no masquerading of ClusterIP traffic];
+    /// with `--target dns --reverse`, they are reverse zones too (endpoint PTRs)
     #[arg(long, help_heading = NFT_HEADING, value_delimiter = ',', value_name = "CIDR[,CIDR]")]
     pub cluster_cidr: Vec<String>,
     /// Masquerade all traffic to ClusterIPs
