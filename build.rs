@@ -7,7 +7,11 @@ use std::path::Path;
 
 fn main() {
     println!("cargo:rerun-if-changed=rules");
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
+    // Read when the script runs, not when it was compiled: a build script binary reused from
+    // another checkout (a copied target directory) must still read this checkout's rules.
+    let manifest_dir =
+        std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let dir = Path::new(&manifest_dir).join("rules");
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .expect("rules/ exists")
         .filter_map(|e| e.ok().map(|e| e.path()))

@@ -167,7 +167,7 @@ fn valid_clusters_compile_and_the_tools_accept_them() {
         // `--test` parses and checks without committing anything.
         let (ok, msg) = run_with_stdin(Command::new("iptables-restore").args(["--test", "--noflush"]), &restore);
         prop_assert!(ok, "iptables-restore --test refused:\n{msg}\n{restore}");
-        let (zones, _) = svcc::emit::dns::zones(&plan, &svcc::emit::dns::Options::default()).unwrap();
+        let zones = svcc::emit::dns::zones(&plan, &svcc::emit::dns::Options::default()).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("db");
         std::fs::write(&path, &zones[0].text).unwrap();

@@ -10,7 +10,10 @@ pub fn write_atomic(path: &Path, content: &[u8]) -> std::io::Result<()> {
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-    let tmp = dir.join(format!(".{name}.svcc-tmp-{}", std::process::id()));
+    // Bounded, so that a name near the 255-octet limit (a zone file of a long cluster domain)
+    // still has a temporary beside it.
+    let stem: String = name.chars().take(200).collect();
+    let tmp = dir.join(format!(".{stem}.svcc-tmp-{}", std::process::id()));
     let result = (|| {
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(content)?;
@@ -44,5 +47,14 @@ mod tests {
         assert_eq!(std::fs::read(&p).unwrap(), b"two");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
         check_writable(dir.path()).unwrap();
+    }
+
+    #[test]
+    fn a_name_near_the_limit_has_a_temporary() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join(format!("db.{}", "a".repeat(240)));
+        write_atomic(&p, b"zone").unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"zone");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 }

@@ -3,6 +3,7 @@
 
 use super::args::{ApplyArgs, ClusterArgs, DataplaneTarget, IptablesArgs};
 use super::common::input_settings;
+use super::dataplane::dns_options;
 use crate::apply::iptables::{self as ipt_apply, IptablesApply, SystemXtables};
 use crate::apply::runner::{NftRunner, RunError, Runner};
 use crate::apply::{self, Applied, ApplyError, Request};
@@ -323,21 +324,14 @@ fn request(
     input: Option<String>,
 ) -> Result<Request, String> {
     let ruleset = ruleset(plan, opts)?;
-    let dns_opts = dns::Options {
-        ttl: args.dns.ttl,
-        dns_address: args.dns.dns_address,
-        reverse: args.dns.reverse,
-        serial: args.dns.serial,
-    };
     let mut zones = Vec::new();
     if args.zone_file.is_some() || args.zone_dir.is_some() {
-        let (rendered, skipped) = dns::zones(plan, &dns_opts).map_err(|e| e.to_string())?;
-        for s in &skipped {
-            eprintln!(
-                "warning[dns-name-too-long]: {} of Service {}/{} is left out of the zone: {}",
-                s.name, s.namespace, s.service, s.problem
-            );
-        }
+        let dns_opts = dns_options(
+            &args.dns,
+            &args.net.cluster_cidr,
+            &plan.cluster.service_cidrs,
+        )?;
+        let rendered = dns::zones(plan, &dns_opts).map_err(|e| e.to_string())?;
         if let Some(file) = &args.zone_file {
             if let Some(z) = rendered.first() {
                 zones.push((file.clone(), z.text.clone()));

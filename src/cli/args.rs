@@ -131,6 +131,21 @@ pub struct DnsArgs {
     /// Also produce PTR zones (`in-addr.arpa`, `ip6.arpa`); needs `--out-dir`
     #[arg(long)]
     pub reverse: bool,
+    /// Address ranges of the PTR zones, each split on octet (IPv4) or nibble (IPv6)
+    /// boundaries: one zone file per piece, whatever the data [default: the service CIDRs and
+    /// `--cluster-cidr`]
+    #[arg(
+        long,
+        requires = "reverse",
+        value_delimiter = ',',
+        value_name = "CIDR[,CIDR...]"
+    )]
+    pub reverse_zones: Vec<String>,
+    /// Which records: `coredns` adds what CoreDNS's kubernetes plugin answers beyond the
+    /// Kubernetes DNS specification (SRV at the Service name, endpoint names and PTRs for
+    /// every Service); `spec` writes the specification's records only
+    #[arg(long, value_enum, default_value_t = crate::emit::dns::Style::Coredns, value_name = "STYLE")]
+    pub dns_style: crate::emit::dns::Style,
     /// Write each zone to DIR/db.<zone> instead of the forward zone to stdout
     #[arg(long, value_name = "DIR")]
     pub out_dir: Option<PathBuf>,
@@ -150,7 +165,8 @@ pub struct NftArgs {
     #[arg(long, help_heading = NFT_HEADING, value_name = "NAME")]
     pub table: Option<String>,
     /// Pod CIDR(s): ClusterIP traffic from outside them is masqueraded, and pods skip
-    /// `externalTrafficPolicy: Local` [default: none, no masquerading of ClusterIP traffic]
+    /// `externalTrafficPolicy: Local` [default: none, no masquerading of ClusterIP traffic];
+    /// with `--target dns --reverse`, they are reverse zones too (endpoint PTRs)
     #[arg(long, help_heading = NFT_HEADING, value_delimiter = ',', value_name = "CIDR[,CIDR]")]
     pub cluster_cidr: Vec<String>,
     /// Masquerade all traffic to ClusterIPs

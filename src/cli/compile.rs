@@ -68,7 +68,7 @@ pub fn run(cluster: &ClusterArgs, args: &CompileArgs) -> anyhow::Result<ExitCode
         return Ok(ExitCode::from(common::exit_code(&outcome, false).max(1)));
     };
     if args.target == Target::Dns {
-        return super::dns::run(&plan, &args.dns, &outcome.model);
+        return super::dns::run(&plan, &args.dns, &args.nft.cluster_cidr);
     }
     // Only the plan is needed from here: the model's memory is handed back while the ruleset
     // is rendered, so a large cluster does not hold both.

@@ -1,55 +1,58 @@
-//! `svcc compile --target dns`: the forward zone on stdout, or every zone in `--out-dir`.
-//! Names that cannot be written are reported as warnings on stderr.
+//! `svcc compile --target dns`: the cluster zone on stdout, or every zone in `--out-dir`, each
+//! file written atomically and synced to disk as `svcc apply` writes its zones. Names that
+//! cannot exist in DNS were reported by lowering (`dns-name-too-long`), with the other
+//! findings.
 
 use super::args::DnsArgs;
-use crate::emit::dns::{self, Options};
-use crate::model::Model;
+use super::common;
+use super::dataplane::dns_options;
+use crate::emit::dns::{self, Error};
 use crate::plan::Plan;
 use std::io::Write;
 use std::process::ExitCode;
 
-pub fn run(plan: &Plan, args: &DnsArgs, _model: &Model) -> anyhow::Result<ExitCode> {
-    let opts = Options {
-        ttl: args.ttl,
-        dns_address: args.dns_address,
-        reverse: args.reverse,
-        serial: args.serial,
+pub fn run(plan: &Plan, args: &DnsArgs, cluster_cidrs: &[String]) -> anyhow::Result<ExitCode> {
+    let opts = match dns_options(args, cluster_cidrs, &plan.cluster.service_cidrs) {
+        Ok(o) => o,
+        Err(e) => return Ok(common::usage(&e)),
     };
     if args.reverse && args.out_dir.is_none() {
-        eprintln!("svcc: error: --reverse produces several zones; give --out-dir DIR");
-        return Ok(ExitCode::from(2));
+        return Ok(common::usage(
+            &"--reverse produces several zones; give --out-dir DIR",
+        ));
     }
-    let (zones, skipped) = match dns::zones(plan, &opts) {
-        Ok(z) => z,
-        Err(e) => {
-            eprintln!("svcc: error: {e}");
-            return Ok(ExitCode::from(2));
-        }
-    };
-    for s in &skipped {
-        eprintln!(
-            "warning[dns-name-too-long]: {} of Service {}/{} is left out of the zone: {}",
-            s.name, s.namespace, s.service, s.problem
-        );
-    }
-    match &args.out_dir {
+    let written = match &args.out_dir {
         None => {
-            let mut out = std::io::stdout().lock();
-            if let Some(z) = zones.first() {
-                out.write_all(z.text.as_bytes())?;
-            }
-            out.flush()?;
+            // Rendered whole before anything reaches stdout.
+            let mut text = Vec::new();
+            dns::write(plan, &opts, &mut text).and_then(|()| {
+                let mut out = std::io::stdout().lock();
+                out.write_all(&text)?;
+                Ok(out.flush()?)
+            })
         }
-        Some(dir) => {
-            std::fs::create_dir_all(dir)?;
-            for z in &zones {
-                let path = dir.join(format!("db.{}", z.origin));
-                let tmp = dir.join(format!(".db.{}.tmp", z.origin));
-                std::fs::write(&tmp, &z.text)?;
-                std::fs::rename(&tmp, &path)?;
-                eprintln!("wrote {}", path.display());
-            }
+        Some(dir) => write_dir(plan, &opts, dir),
+    };
+    match written {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(Error::Io(e)) => Err(e.into()),
+        Err(e @ Error::Name { .. }) => {
+            eprintln!("svcc: error: dns target: {e}");
+            Ok(ExitCode::from(1))
         }
+        Err(e) => Ok(common::usage(&e)),
     }
-    Ok(ExitCode::SUCCESS)
+}
+
+/// Every zone to `dir/db.<zone>`: all rendered first (nothing is written when one cannot be),
+/// then each file replaced atomically and synced.
+fn write_dir(plan: &Plan, opts: &dns::Options, dir: &std::path::Path) -> Result<(), Error> {
+    let zones = dns::zones(plan, opts)?;
+    std::fs::create_dir_all(dir)?;
+    for z in &zones {
+        let path = dir.join(format!("db.{}", z.origin));
+        crate::apply::fsutil::write_atomic(&path, z.text.as_bytes())?;
+        eprintln!("wrote {}", path.display());
+    }
+    Ok(())
 }

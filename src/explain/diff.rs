@@ -229,9 +229,15 @@ fn compare_service(old: &ServicePlan, new: &ServicePlan) -> Vec<Detail> {
     out
 }
 
-/// DNS owner names of the forward zone (what clients can look up).
+/// DNS owner names of the forward zone (what clients can look up), of the specification's
+/// records: CoreDNS's endpoint names under every Service would make each endpoint that moves a
+/// removed name.
 fn dns_names(plan: &Plan) -> BTreeSet<String> {
-    let Ok((zones, _)) = dns::zones(plan, &dns::Options::default()) else {
+    let options = dns::Options {
+        style: dns::Style::Spec,
+        ..dns::Options::default()
+    };
+    let Ok(zones) = dns::zones(plan, &options) else {
         return BTreeSet::new();
     };
     zones

@@ -7,6 +7,7 @@
 //! missing clusterIPs and nodePorts are.
 
 use super::allocate;
+use super::dns;
 use super::*;
 use crate::config::Profile;
 use crate::diag::Diagnostic;
@@ -28,6 +29,10 @@ pub struct LowerOptions {
     /// [`ServicePlan::addresses`]: they are left empty rather than gathered a second time.
     pub dataplane_only: bool,
 }
+
+/// A Service's port plans and its DNS addresses (with where their names come from), gathered
+/// in parallel.
+type Gathered = (Vec<Option<PortPlan>>, (Vec<Address>, dns::Sources));
 
 /// Lowers the model. The caller has checked it: lowering assumes valid values and skips what
 /// does not parse rather than failing. Returns the plan and its diagnostics: `info` notes for
@@ -72,26 +77,29 @@ pub fn lower(
     }
     // Endpoints (the costly part) are gathered in parallel; addresses and nodePorts are then
     // allocated in Service order, which keeps allocation deterministic.
-    let gathered: Vec<(Vec<Option<PortPlan>>, Vec<Address>)> = order
+    let gathered: Vec<Gathered> = order
         .par_iter()
         .map(|&(_, _, i)| match objects[i].service() {
-            None => (Vec::new(), Vec::new()),
+            None => (Vec::new(), Default::default()),
             Some(svc) => (
                 svc.ports
                     .iter()
                     .map(|port| port_plan(i, port, svc, model, links, options))
                     .collect(),
                 if options.dataplane_only {
-                    Vec::new()
+                    Default::default()
                 } else {
-                    addresses(i, svc, model, links)
+                    dns::addresses(i, svc, model, links)
                 },
             ),
         })
         .collect();
+    // DNS names are checked for a plan that DNS is rendered from, when the cluster domain can
+    // name a zone at all (the DNS target refuses it otherwise).
+    let check_dns = !options.dataplane_only && dns::check_domain(&profile.cluster_domain).is_ok();
     let mut diagnostics = Vec::new();
     let mut services = Vec::new();
-    for (&(ns, name, i), (port_plans, addresses)) in order.iter().zip(gathered) {
+    for (&(ns, name, i), (port_plans, (addresses, sources))) in order.iter().zip(gathered) {
         let o = &objects[i];
         let Some(svc) = o.service() else { continue };
         let source = OriginObject {
@@ -168,8 +176,16 @@ pub fn lower(
             publish_not_ready_addresses: svc.publish_not_ready_addresses,
             ports,
             addresses,
+            dns_omitted: DnsOmitted::default(),
             origin: origin("", o.head_span()),
         });
+        if check_dns {
+            let plan = services.last_mut().expect("just pushed");
+            let (omitted, findings) =
+                dns::check(plan, svc, i, model, &profile.cluster_domain, &sources);
+            plan.dns_omitted = omitted;
+            diagnostics.extend(findings);
+        }
     }
     let plan = Plan {
         format: FORMAT,
@@ -376,7 +392,7 @@ fn port_plan(
     let number = u16::try_from(port.port.as_ref()?.value).ok()?;
     let protocol = Protocol::parse(&port.protocol.value)?;
     let sl = links.service_links.get(&i)?;
-    let mut endpoints = collect(sl, Some(port), model, links, &model.objects[i]);
+    let mut endpoints = collect(sl, port, model, links, &model.objects[i]);
     if svc.publish_not_ready_addresses {
         for e in &mut endpoints {
             e.ready = true;
@@ -456,11 +472,10 @@ impl OriginObject {
     }
 }
 
-/// Endpoints of a Service port (or, with `None`, of the Service whatever the port, with port 0):
-/// EndpointSlices, else Endpoints, else the selected Pods.
+/// Endpoints of a Service port: EndpointSlices, else Endpoints, else the selected Pods.
 fn collect(
     sl: &crate::link::ServiceLinks,
-    port: Option<&ServicePort>,
+    port: &ServicePort,
     model: &Model,
     links: &Links,
     service: &Object,
@@ -474,34 +489,8 @@ fn collect(
     }
 }
 
-/// The Service's addresses for DNS: every endpoint, whatever the port, unique by IP (ready if
-/// ready for any port; the first hostname seen).
-fn addresses(i: usize, svc: &Service, model: &Model, links: &Links) -> Vec<Address> {
-    let Some(sl) = links.service_links.get(&i) else {
-        return Vec::new();
-    };
-    let mut by_ip: BTreeMap<IpAddr, Address> = BTreeMap::new();
-    for e in collect(sl, None, model, links, &model.objects[i]) {
-        let ready = e.ready || svc.publish_not_ready_addresses;
-        let entry = by_ip.entry(e.ip).or_insert(Address {
-            ip: e.ip,
-            ready,
-            hostname: None,
-        });
-        entry.ready |= ready;
-        if entry.hostname.is_none() {
-            entry.hostname = e.hostname;
-        }
-    }
-    by_ip.into_values().collect()
-}
-
-/// The endpoint port serving a Service port: same name and protocol. `None` (any port) gives
-/// port 0 for every endpoint.
-fn matching_port(ports: &[EndpointPort], service_port: Option<&ServicePort>) -> Option<u16> {
-    let Some(service_port) = service_port else {
-        return Some(0);
-    };
+/// The endpoint port serving a Service port: same name and protocol.
+fn matching_port(ports: &[EndpointPort], service_port: &ServicePort) -> Option<u16> {
     ports
         .iter()
         .find(|ep| {
@@ -514,7 +503,7 @@ fn matching_port(ports: &[EndpointPort], service_port: Option<&ServicePort>) -> 
 
 fn from_slices(
     slices: &[usize],
-    port: Option<&ServicePort>,
+    port: &ServicePort,
     model: &Model,
     links: &Links,
 ) -> Vec<Endpoint> {
@@ -561,7 +550,7 @@ fn from_slices(
 
 fn from_endpoints(
     endpoints: &[usize],
-    port: Option<&ServicePort>,
+    port: &ServicePort,
     model: &Model,
     links: &Links,
 ) -> Vec<Endpoint> {
@@ -605,7 +594,7 @@ fn from_endpoints(
 /// Pods selected by the Service that have an IP: the endpoints the controller would write.
 fn from_pods(
     selected: &[usize],
-    port: Option<&ServicePort>,
+    port: &ServicePort,
     model: &Model,
     links: &Links,
     service_name: &str,
@@ -621,10 +610,9 @@ fn from_pods(
         if matches!(status.phase.as_deref(), Some("Succeeded" | "Failed")) {
             continue;
         }
-        let number = match port.map(|p| resolve_target(p, wl)) {
-            None => 0,
-            Some(Target::Named { port, .. } | Target::Number { port, .. }) => port,
-            Some(Target::Missing { .. }) => continue,
+        let number = match resolve_target(port, wl) {
+            Target::Named { port, .. } | Target::Number { port, .. } => port,
+            Target::Missing { .. } => continue,
         };
         let Ok(number) = u16::try_from(number) else {
             continue;

@@ -15,8 +15,12 @@
 //!   chose: deterministic (a hash of the Service's identity, probing past addresses already in
 //!   use), so adding or removing an unrelated Service does not move it unless they collide.
 //! - Headless and ExternalName Services are in the plan (DNS needs them) with no cluster IPs.
+//! - Every DNS name the cluster zone could hold for a Service was checked by lowering
+//!   ([`dns`]); the ones that cannot exist in DNS are listed in [`ServicePlan::dns_omitted`]
+//!   (and were reported as `dns-name-too-long`), so the DNS target never meets one.
 
 pub mod allocate;
+pub mod dns;
 pub mod lower;
 mod no_endpoints;
 
@@ -135,6 +139,10 @@ pub struct ServicePlan {
     /// Services, ports or not), sorted by IP, unique. Empty in a plan lowered for a dataplane
     /// target only (`LowerOptions::dataplane_only`).
     pub addresses: Vec<Address>,
+    /// The Service's DNS names that cannot be written (see [`dns`]); empty for almost every
+    /// Service, and then left out of the JSON.
+    #[serde(default, skip_serializing_if = "DnsOmitted::is_empty")]
+    pub dns_omitted: DnsOmitted,
     pub origin: Origin,
 }
 
@@ -144,6 +152,56 @@ pub struct Address {
     pub ip: IpAddr,
     pub ready: bool,
     pub hostname: Option<String>,
+    /// The ports the endpoint objects list with this address (EndpointSlice or Endpoints
+    /// `ports`, named or not; for selected Pods, the Service's ports resolved on the Pod),
+    /// sorted, unique. They name a headless Service's SRV records. Empty: the endpoint has no
+    /// port, and gets address records only.
+    #[serde(default)]
+    pub ports: Vec<AddressPort>,
+}
+
+/// A port of an endpoint address.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct AddressPort {
+    /// `""` when unnamed.
+    pub name: String,
+    pub protocol: Protocol,
+    pub port: u16,
+}
+
+/// DNS names of a Service that cannot exist (a label over 63 octets, a name over 255 on the
+/// wire): lowering reported each as `dns-name-too-long`; the zone leaves them out, with every
+/// record that names them (SRV targets, PTRs).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DnsOmitted {
+    /// `<name>.<namespace>.svc.<domain>`: the Service has no record at all.
+    #[serde(default)]
+    pub service: bool,
+    /// The ExternalName target: no CNAME.
+    #[serde(default)]
+    pub external_name: bool,
+    /// SRV names `_<port>._<protocol>.<service>`, by port name and protocol.
+    #[serde(default)]
+    pub srv: Vec<(String, Protocol)>,
+    /// Endpoint names `<hostname or dashed IP>.<service>`, by address.
+    #[serde(default)]
+    pub endpoints: Vec<IpAddr>,
+}
+
+impl DnsOmitted {
+    pub fn is_empty(&self) -> bool {
+        *self == DnsOmitted::default()
+    }
+
+    /// Whether the SRV name of this port is left out.
+    pub fn srv(&self, name: &str, protocol: Protocol) -> bool {
+        self.srv.iter().any(|(n, p)| n == name && *p == protocol)
+    }
+
+    /// Whether the endpoint name of this address is left out.
+    pub fn endpoint(&self, ip: IpAddr) -> bool {
+        self.endpoints.contains(&ip)
+    }
 }
 
 impl ServicePlan {

@@ -2,6 +2,9 @@
 //! records. The server runs in the foreground (`-g`) from a private temporary directory, on a
 //! free high port, with recursion off; dropping [`Named`] kills it, waits for it and removes the
 //! directory, also when a test panics. Every wait is bounded.
+//!
+//! Several test crates include this file (`#[path]`), each using part of it.
+#![allow(dead_code)]
 
 use std::fs::File;
 use std::net::{TcpListener, UdpSocket};
@@ -86,7 +89,7 @@ pub fn zone_files(dir: &Path) -> Vec<(String, PathBuf)> {
     zones
 }
 
-fn config(dir: &Path, port: u16, zones: &[(String, PathBuf)]) -> String {
+fn config(dir: &Path, port: u16, zones: &[(String, PathBuf)], options: &str) -> String {
     let d = dir.display();
     let mut conf = format!(
         "options {{\n\
@@ -98,6 +101,7 @@ fn config(dir: &Path, port: u16, zones: &[(String, PathBuf)]) -> String {
          \x20   managed-keys-directory \"{d}\";\n\
          \x20   recursion no;\n\
          \x20   dnssec-validation no;\n\
+         {options}\
          }};\n\
          controls {{ }};\n"
     );
@@ -116,6 +120,11 @@ impl Named {
     /// run from `PATH` (the caller has required them, see [`super::require`]); `named` runs as
     /// root.
     pub fn start(dir: TempDir) -> Named {
+        Named::start_with(dir, "")
+    }
+
+    /// [`Named::start`] with more statements for the `options` block (each ending in `;`).
+    pub fn start_with(dir: TempDir, options: &str) -> Named {
         let zones = zone_files(dir.path());
         assert!(
             !zones.is_empty(),
@@ -128,7 +137,8 @@ impl Named {
             let tmp = dir.take().expect("directory");
             let port = free_port();
             let conf = tmp.path().join("named.conf");
-            std::fs::write(&conf, config(tmp.path(), port, &zones)).expect("write named.conf");
+            std::fs::write(&conf, config(tmp.path(), port, &zones, options))
+                .expect("write named.conf");
             let log = tmp.path().join("named.log");
             let child = Command::new("named")
                 .args(["-g", "-u", "root", "-c"])
@@ -223,6 +233,51 @@ impl Named {
             .unwrap_or_else(|e| panic!("{e}\nnamed log:\n{}", self.output()))
     }
 
+    /// Runs `dig` with `args` and returns its standard output, panicking when it fails.
+    pub fn dig(&self, args: &[&str]) -> String {
+        let out = Command::new("dig")
+            .arg("@127.0.0.1")
+            .args(["-p", &self.port.to_string()])
+            .args(["+norec", "+time=2", "+tries=2", "+noall"])
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap_or_else(|e| panic!("run dig: {e}"));
+        let raw = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "dig {args:?} failed ({}): {raw}{}\nnamed log:\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr),
+            self.output()
+        );
+        raw
+    }
+
+    /// A whole response: RCODE, flags and the answer, authority and additional sections.
+    pub fn message(&self, name: &str, rtype: &str) -> Message {
+        let raw = self.dig(&[
+            "+comments",
+            "+answer",
+            "+authority",
+            "+additional",
+            name,
+            rtype,
+        ]);
+        parse_message(&raw).unwrap_or_else(|| panic!("cannot parse dig output:\n{raw}"))
+    }
+
+    /// The records of a zone transfer (`AXFR`, or `IXFR=SERIAL`) as `dig` prints them, the
+    /// closing SOA included.
+    pub fn transfer(&self, zone: &str, kind: &str) -> Vec<Rr> {
+        let raw = self.dig(&["+answer", zone, kind]);
+        raw.lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with(';'))
+            .map(|l| parse_rr(l).unwrap_or_else(|| panic!("cannot parse `{l}`:\n{raw}")))
+            .collect()
+    }
+
     /// What the server logged so far.
     pub fn output(&self) -> String {
         let mut s = std::fs::read_to_string(&self.log).unwrap_or_default();
@@ -248,6 +303,71 @@ impl Drop for Named {
         self.stop();
         // `dir` (a TempDir) is dropped after this, removing the configuration and zone files.
     }
+}
+
+/// A response with all its sections, as `dig` prints it.
+#[derive(Clone, Debug)]
+pub struct Message {
+    pub status: String,
+    pub flags: Vec<String>,
+    pub answer: Vec<Rr>,
+    pub authority: Vec<Rr>,
+    pub additional: Vec<Rr>,
+    pub raw: String,
+}
+
+/// One record line of `dig` (`owner TTL class type rdata`).
+pub fn parse_rr(line: &str) -> Option<Rr> {
+    let mut f = line.split_whitespace();
+    let name = f.next()?.to_owned();
+    let ttl = f.next()?.parse().ok()?;
+    let _class = f.next()?;
+    let rtype = f.next()?.to_owned();
+    let rdata = f.collect::<Vec<_>>().join(" ");
+    Some(Rr {
+        name,
+        ttl,
+        rtype,
+        rdata,
+    })
+}
+
+/// Parses `dig +noall +comments +answer +authority +additional` output.
+fn parse_message(raw: &str) -> Option<Message> {
+    let mut status = None;
+    let mut flags = Vec::new();
+    let mut sections: [Vec<Rr>; 3] = Default::default();
+    let mut current = None;
+    for line in raw.lines() {
+        let line = line.trim();
+        if let Some(rest) = line.split("status: ").nth(1) {
+            status = Some(rest.split(',').next()?.trim().to_owned());
+        } else if let Some(f) = line.strip_prefix(";; flags:") {
+            flags = f
+                .split(';')
+                .next()?
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect();
+        } else if line.starts_with(";; ANSWER SECTION") {
+            current = Some(0);
+        } else if line.starts_with(";; AUTHORITY SECTION") {
+            current = Some(1);
+        } else if line.starts_with(";; ADDITIONAL SECTION") {
+            current = Some(2);
+        } else if !line.is_empty() && !line.starts_with(';') {
+            sections[current?].push(parse_rr(line)?);
+        }
+    }
+    let [answer, authority, additional] = sections;
+    Some(Message {
+        status: status?,
+        flags,
+        answer,
+        authority,
+        additional,
+        raw: raw.to_owned(),
+    })
 }
 
 /// Parses `dig +noall +comments +answer` output.

@@ -1,35 +1,71 @@
 //! `--target dns`: the cluster domain as an RFC 1035 master file, served by any authoritative
 //! server (CoreDNS's `file` plugin, BIND, Knot, NSD) to answer like CoreDNS's `kubernetes`
-//! plugin (`docs/reference/dns.md`, Kubernetes DNS-Based Service Discovery 1.1.0).
+//! plugin (`docs/reference/dns.md`, Kubernetes DNS-Based Service Discovery 1.1.0), and the
+//! reverse (PTR) zones.
 //!
 //! Decisions:
-//! - Records: SOA (`ns.dns.<zone>. hostmaster.<zone>. serial 7200 1800 86400 ttl`, SOA TTL
-//!   min(ttl, 300)), apex NS `ns.dns.<zone>.` with A/AAAA glue (the `kube-dns` Service's
-//!   clusterIPs when the input has it, else `--dns-address`, else the 10th address of the
-//!   primary service CIDR, kubeadm's convention), `dns-version` TXT "1.1.0" (TTL 28800).
-//! - ClusterIP, NodePort, LoadBalancer: A/AAAA per clusterIP; SRV `_<port>._<proto>` for each
-//!   named port, `0 100 <port> <svc>.<ns>.svc.<zone>.` (CoreDNS's priority and weight).
+//! - Zone records: SOA (`ns.dns.<zone>. hostmaster.<zone>. serial 7200 1800 86400 ttl`, SOA
+//!   TTL min(ttl, 300); `<zone>` is the zone's own origin, reverse zones included, as CoreDNS
+//!   writes them), apex NS `ns.dns.<cluster domain>.`, in the cluster zone its A/AAAA glue (the
+//!   `kube-dns` Service's clusterIPs when the input has it, else `--dns-address`, else the 10th
+//!   address of the primary service CIDR, kubeadm's convention) and `dns-version` TXT "1.1.0"
+//!   (TTL 28800).
+//! - ClusterIP, NodePort, LoadBalancer: A/AAAA per clusterIP and its PTR; SRV `_<port>._<proto>`
+//!   per named Service port, `0 100 <port> <svc>.<ns>.svc.<zone>.` (CoreDNS's priority and
+//!   weight, as in its zone transfer).
 //! - Headless: A/AAAA per ready address at the Service name and at `<hostname>` (endpoint
-//!   hostname, else the dashed IP); SRV per ready endpoint × named port with weight
-//!   floor(100/N), at least 1. No ready endpoints: no records, so the name is NXDOMAIN.
+//!   hostname, else the dashed IP), with its PTR; SRV `_<port>._<proto>` per ready endpoint ×
+//!   named port of the endpoint (EndpointSlice/Endpoints ports, not the Service's), weight
+//!   floor(100/N) over the N records of that name, at least 1; portless endpoints get address
+//!   records only. No ready endpoints: no records, so the name is NXDOMAIN.
 //! - ExternalName: an absolute CNAME. IP-valued externalNames get nothing (lowering drops them
 //!   and `check` warns), as CoreDNS does.
-//! - `reverse`: PTR records for clusterIPs and ready headless addresses, in one zone per IPv4
-//!   /8 (`10.in-addr.arpa`) or IPv6 /64, each its own file.
-//! - Every owner and target is a checked lowercase FQDN written with its final dot; a name over
-//!   63/255 octets is skipped and reported once ([`Skipped`]), and so is every record naming it
-//!   (SRV targets, PTRs). Records are deduplicated and sorted; the serial is derived from the
-//!   records, so it changes exactly when the content does.
+//! - [`Style::Coredns`] (the default) adds what CoreDNS's `kubernetes` plugin answers beyond the
+//!   specification: SRV at the Service name itself (ClusterIP: one per port, named or not,
+//!   weight 100, as in CoreDNS's transfer; headless: one per ready endpoint × port, weight
+//!   floor(100/N) as CoreDNS computes it at query time, N counting a portless endpoint once);
+//!   the names of the ready endpoints of every Service, not only headless ones
+//!   (`<hostname or dashed IP>.<svc>.<ns>.svc.<zone>`); and their PTRs. [`Style::Spec`] leaves
+//!   these three out.
+//! - `reverse`: PTR records in a stable set of zones ([`reverse::zones`]): the ranges given
+//!   (`reverse_cidrs`; by default the plan's service CIDRs), on octet/nibble boundaries, each
+//!   zone a file whatever the data. A PTR whose address is in no zone is not written. One PTR
+//!   per address and Service (an address behind two Services has two, as in CoreDNS).
+//! - Where a static zone cannot answer like CoreDNS (pod records, NODATA for namespaces
+//!   without records and for `pod.<zone>`, following CNAMEs out of the zone, SRV weights
+//!   computed per response, SERVFAIL before the API is synced, query-side wildcards), the README
+//!   lists it, and `tests/dns_coredns.rs` enumerates each such case of CoreDNS's own tests.
+//! - Every owner and target is a lowercase FQDN written with its final dot. Names that cannot
+//!   exist (over 63/255 octets) were found and reported by lowering (`plan::dns`) and are left
+//!   out with every record that names them; a name the plan does not mark is checked again and
+//!   refused ([`Error::Name`]). Records are deduplicated and sorted; the serial is derived from
+//!   the records, so it changes exactly when the content does.
 //! - A cluster domain whose own names (`ns.dns.`, `hostmaster.`, `dns-version.` + domain) are
-//!   not valid DNS names is an error ([`DomainError`]): Kubernetes' subdomain rule lets through
-//!   64-octet labels and domains too long for those prefixes, and no zone can be written then.
+//!   not valid DNS names is an error ([`Error::Domain`]): Kubernetes' subdomain rule lets
+//!   through 64-octet labels and domains too long for those prefixes, and no zone can be
+//!   written then.
 
-pub mod names;
+mod records;
+pub mod reverse;
 
-use crate::plan::{Plan, ServicePlan};
+use crate::plan::dns::{check_domain, DomainError, NameProblem};
+use crate::plan::Plan;
+use ipnet::IpNet;
+use records::{address_type, fqdn, Collected, Record};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::net::IpAddr;
+
+/// Which records beyond the specification's the zone holds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Style {
+    /// What CoreDNS's `kubernetes` plugin answers: the specification's records, SRV at the
+    /// Service name, endpoint names and PTRs for every Service
+    #[default]
+    Coredns,
+    /// Only the records of the Kubernetes DNS specification
+    Spec,
+}
 
 #[derive(Clone, Debug)]
 pub struct Options {
@@ -39,8 +75,11 @@ pub struct Options {
     pub dns_address: Option<IpAddr>,
     /// Also produce reverse (PTR) zones.
     pub reverse: bool,
+    /// The address ranges the reverse zones cover; empty: the plan's service CIDRs.
+    pub reverse_cidrs: Vec<IpNet>,
     /// Fixed SOA serial; default: derived from the content.
     pub serial: Option<u32>,
+    pub style: Style,
 }
 
 impl Default for Options {
@@ -49,18 +88,44 @@ impl Default for Options {
             ttl: 30,
             dns_address: None,
             reverse: false,
+            reverse_cidrs: Vec::new(),
             serial: None,
+            style: Style::Coredns,
         }
     }
 }
 
-/// A record left out because its name is not a valid DNS name.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Skipped {
-    pub namespace: String,
-    pub service: String,
-    pub name: String,
-    pub problem: String,
+impl Options {
+    /// Refuses what no zone can hold.
+    pub fn validate(&self) -> Result<(), Error> {
+        if self.ttl > MAX_TTL {
+            return Err(Error::Ttl(self.ttl));
+        }
+        if let Some(net) = self.reverse_cidrs.iter().find(|n| n.trunc() != **n) {
+            return Err(Error::ReverseRange(*net));
+        }
+        Ok(())
+    }
+}
+
+/// RFC 2181 §8: TTLs are at most 2^31 − 1.
+const MAX_TTL: u32 = 2_147_483_647;
+
+/// Why no zone was written.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Domain(#[from] DomainError),
+    /// A name the plan does not mark as omitted and no zone can hold: the plan was not lowered
+    /// for DNS (`LowerOptions::dataplane_only`).
+    #[error("`{name}` cannot be written in a zone: {problem}")]
+    Name { name: String, problem: NameProblem },
+    #[error("TTL {0} is over {MAX_TTL} (RFC 2181)")]
+    Ttl(u32),
+    #[error("reverse zone range `{0}` has host bits set")]
+    ReverseRange(IpNet),
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
 }
 
 /// One zone: its origin (without the final dot) and its master-file text.
@@ -70,186 +135,61 @@ pub struct Zone {
     pub text: String,
 }
 
-/// A cluster domain that cannot be the origin of a valid zone: one of the names every zone
-/// holds (SOA, NS, `dns-version`) would be illegal.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("cluster domain `{domain}` cannot name a DNS zone: `{name}`: {problem}")]
-pub struct DomainError {
-    pub domain: String,
-    pub name: String,
-    pub problem: names::NameProblem,
-}
-
-/// Checks the names derived from the cluster domain alone (Kubernetes' subdomain rule allows
-/// 64+-octet labels, and a domain near 253 characters leaves no room for `dns-version.`).
-pub fn check_domain(domain: &str) -> Result<(), DomainError> {
-    let domain = domain.trim_end_matches('.');
-    for name in [
-        domain.to_owned(),
-        format!("ns.dns.{domain}"),
-        format!("hostmaster.{domain}"),
-        format!("dns-version.{domain}"),
-    ] {
-        names::check(&name).map_err(|problem| DomainError {
-            domain: domain.to_owned(),
-            name: name.clone(),
-            problem,
-        })?;
-    }
-    Ok(())
-}
-
-/// The zones for a plan: the cluster domain first, then reverse zones in name order, and the
-/// records left out (each name once).
-pub fn zones(plan: &Plan, opts: &Options) -> Result<(Vec<Zone>, Vec<Skipped>), DomainError> {
-    let zone = plan.cluster.cluster_domain.trim_end_matches('.').to_owned();
-    check_domain(&zone)?;
-    let mut records = Records::default();
-    let mut skipped = Vec::new();
+/// The zones for a plan: the cluster domain first, then, with `reverse`, every reverse zone in
+/// name order (also those without records).
+pub fn zones(plan: &Plan, opts: &Options) -> Result<Vec<Zone>, Error> {
+    opts.validate()?;
+    let domain = plan.cluster.cluster_domain.trim_end_matches('.');
+    check_domain(domain)?;
+    let mut collected = Collected::default();
     for svc in &plan.services {
-        service_records(svc, &zone, &mut records, &mut skipped);
+        collected.service(svc, domain, opts.style)?;
     }
-    // A name too long for an endpoint's A record is also too long as its SRV target.
-    let mut seen = BTreeSet::new();
-    skipped.retain(|s| seen.insert((s.namespace.clone(), s.service.clone(), s.name.clone())));
     let ns_addresses = ns_addresses(plan, opts);
-    let mut out = vec![render(&zone, &zone, &records.forward, opts, &ns_addresses)];
+    let mut out = vec![render(
+        domain,
+        domain,
+        &collected.forward,
+        opts,
+        Some(&ns_addresses),
+    )];
     if opts.reverse {
-        for (origin, set) in &records.reverse {
-            out.push(render(origin, &zone, set, opts, &ns_addresses));
-        }
-    }
-    Ok((out, skipped))
-}
-
-/// The forward zone alone (the single-file form of `--target dns`).
-pub fn write(
-    plan: &Plan,
-    opts: &Options,
-    out: &mut dyn std::io::Write,
-) -> anyhow::Result<Vec<Skipped>> {
-    let (zones, skipped) = zones(plan, opts)?;
-    if let Some(first) = zones.first() {
-        out.write_all(first.text.as_bytes())?;
-    }
-    Ok(skipped)
-}
-
-/// A record: owner (absolute, no final dot), TTL, type, rdata.
-type Record = (String, u32, &'static str, String);
-
-#[derive(Default)]
-struct Records {
-    forward: BTreeSet<Record>,
-    reverse: BTreeMap<String, BTreeSet<Record>>,
-}
-
-fn fqdn(name: &str) -> String {
-    format!("{name}.")
-}
-
-fn address_type(ip: IpAddr) -> &'static str {
-    if ip.is_ipv4() {
-        "A"
-    } else {
-        "AAAA"
-    }
-}
-
-fn service_records(svc: &ServicePlan, zone: &str, r: &mut Records, skipped: &mut Vec<Skipped>) {
-    let base = format!("{}.{}.svc.{zone}", svc.name, svc.namespace);
-    let mut add = |r: &mut Records,
-                   owner: String,
-                   rtype: &'static str,
-                   rdata: String,
-                   target: Option<&str>| {
-        for name in std::iter::once(owner.as_str()).chain(target) {
-            if let Err(p) = names::check(name) {
-                skipped.push(Skipped {
-                    namespace: svc.namespace.clone(),
-                    service: svc.name.clone(),
-                    name: name.to_owned(),
-                    problem: p.to_string(),
-                });
-                return;
+        let ranges = if opts.reverse_cidrs.is_empty() {
+            &plan.cluster.service_cidrs
+        } else {
+            &opts.reverse_cidrs
+        };
+        let zones = reverse::zones(ranges);
+        let mut by_zone: BTreeMap<IpNet, BTreeSet<Record>> =
+            zones.iter().map(|z| (*z, BTreeSet::new())).collect();
+        for (ip, targets) in &collected.ptr {
+            let Some(zone) = reverse::zone_of(*ip, &zones) else {
+                continue;
+            };
+            let set = by_zone.get_mut(zone).expect("every zone has a set");
+            for target in targets {
+                set.insert((reverse::name(*ip), "PTR", fqdn(target)));
             }
         }
-        r.forward.insert((owner, 0, rtype, rdata));
-    };
-    if let Some(target) = &svc.external_name {
-        add(r, base.clone(), "CNAME", fqdn(target), Some(target));
-        return;
-    }
-    if !svc.headless {
-        for c in &svc.cluster_ips {
-            add(r, base.clone(), address_type(c.ip), c.ip.to_string(), None);
-            // No PTR to a name that cannot be written (the A record above reported it).
-            if names::check(&base).is_ok() {
-                r.reverse
-                    .entry(names::reverse_zone(c.ip))
-                    .or_default()
-                    .insert((names::reverse(c.ip), 0, "PTR", fqdn(&base)));
-            }
-        }
-        if svc.cluster_ips.is_empty() {
-            return;
-        }
-        for p in svc.ports.iter().filter(|p| !p.name.is_empty()) {
-            let owner = format!("_{}._{}.{base}", p.name, p.protocol.as_str());
-            add(
-                r,
-                owner,
-                "SRV",
-                format!("0 100 {} {}", p.port, fqdn(&base)),
+        for zone in &zones {
+            out.push(render(
+                &reverse::zone_name(zone),
+                domain,
+                &by_zone[zone],
+                opts,
                 None,
-            );
-        }
-        return;
-    }
-    // Headless: ready addresses only.
-    for a in svc.addresses.iter().filter(|a| a.ready) {
-        let host = a.hostname.clone().unwrap_or_else(|| names::dashed_ip(a.ip));
-        let host_name = format!("{host}.{base}");
-        add(r, base.clone(), address_type(a.ip), a.ip.to_string(), None);
-        add(
-            r,
-            host_name.clone(),
-            address_type(a.ip),
-            a.ip.to_string(),
-            None,
-        );
-        if names::check(&host_name).is_ok() {
-            r.reverse
-                .entry(names::reverse_zone(a.ip))
-                .or_default()
-                .insert((names::reverse(a.ip), 0, "PTR", fqdn(&host_name)));
+            ));
         }
     }
-    for p in svc.ports.iter().filter(|p| !p.name.is_empty()) {
-        let ready: Vec<_> = p
-            .endpoints
-            .iter()
-            .filter(|e| e.ready || svc.publish_not_ready_addresses)
-            .collect();
-        let weight = (100 / ready.len().max(1)).max(1);
-        for e in ready {
-            let host = svc
-                .addresses
-                .iter()
-                .find(|a| a.ip == e.ip)
-                .and_then(|a| a.hostname.clone())
-                .unwrap_or_else(|| names::dashed_ip(e.ip));
-            let target = format!("{host}.{base}");
-            let owner = format!("_{}._{}.{base}", p.name, p.protocol.as_str());
-            add(
-                r,
-                owner,
-                "SRV",
-                format!("0 {weight} {} {}", e.port, fqdn(&target)),
-                Some(&target),
-            );
-        }
-    }
+    Ok(out)
+}
+
+/// Writes the cluster zone (the single-file form of `--target dns`); nothing when it cannot
+/// be rendered.
+pub fn write(plan: &Plan, opts: &Options, out: &mut dyn std::io::Write) -> Result<(), Error> {
+    let zones = zones(plan, opts)?;
+    out.write_all(zones[0].text.as_bytes())?;
+    Ok(())
 }
 
 /// `ns.dns.<zone>` addresses: kube-system/kube-dns's clusterIPs, else the option, else the
@@ -280,13 +220,14 @@ fn ns_addresses(plan: &Plan, opts: &Options) -> Vec<IpAddr> {
         .collect()
 }
 
-/// One zone file. `cluster_domain` names the NS and SOA hosts (for reverse zones too).
+/// One zone file. The apex NS is the cluster's name server, `ns.dns.<cluster domain>`;
+/// `glue` (its addresses) is given for the cluster zone, which also gets `dns-version`.
 fn render(
     origin: &str,
     cluster_domain: &str,
     records: &BTreeSet<Record>,
     opts: &Options,
-    ns_addresses: &[IpAddr],
+    glue: Option<&[IpAddr]>,
 ) -> Zone {
     let ttl = opts.ttl;
     let cluster_ns = format!("ns.dns.{cluster_domain}");
@@ -302,21 +243,19 @@ fn render(
         );
     };
     line(origin, ttl, "NS", &fqdn(&cluster_ns));
-    let is_forward = !origin.ends_with(".arpa");
-    if is_forward {
-        for ip in ns_addresses {
+    if let Some(glue) = glue {
+        for ip in glue {
             line(&cluster_ns, ttl, address_type(*ip), &ip.to_string());
         }
         line(&format!("dns-version.{origin}"), 28800, "TXT", "\"1.1.0\"");
     }
-    for (owner, _, rtype, rdata) in records {
+    for (owner, rtype, rdata) in records {
         line(owner, ttl, rtype, rdata);
     }
     let serial = opts.serial.unwrap_or_else(|| {
         // Derived from the content: same records, same serial. Kept below 2^31 (RFC 1982).
         (crate::plan::allocate::fnv1a(&body) % (1 << 31)) as u32
     });
-    let hostmaster = format!("hostmaster.{cluster_domain}");
     let mut text = format!("$ORIGIN {}\n$TTL {ttl}\n", fqdn(origin));
     let _ = writeln!(
         text,
@@ -324,8 +263,8 @@ fn render(
         fqdn(origin),
         ttl.min(300),
         "SOA",
-        fqdn(&cluster_ns),
-        fqdn(&hostmaster)
+        fqdn(&format!("ns.dns.{origin}")),
+        fqdn(&format!("hostmaster.{origin}"))
     );
     text.push_str(&body);
     Zone {
