@@ -522,7 +522,10 @@ fn restore_accepts_every_real_corpus_file() {
             }
             let opts = iptables::Options {
                 family,
-                cluster_cidrs: vec!["10.244.0.0/16".parse().unwrap()],
+                proxy: svcc::plan::view::Proxy {
+                    cluster_cidrs: vec!["10.244.0.0/16".parse().unwrap()],
+                    ..Default::default()
+                },
                 ..iptables::Options::default()
             };
             let mut out = Vec::new();

@@ -15,11 +15,18 @@
 //!   chose: deterministic (a hash of the Service's identity, probing past addresses already in
 //!   use), so adding or removing an unrelated Service does not move it unless they collide.
 //! - Headless and ExternalName Services are in the plan (DNS needs them) with no cluster IPs.
+//!
+//! What kube-proxy does with a Service port in one address family (the chains serving
+//! internal and external traffic, masquerading, drop or reject) is decided from the plan by
+//! [`view`], once, for every dataplane target and for `svcc trace`.
 
 pub mod allocate;
+pub mod family;
 pub mod lower;
 mod no_endpoints;
+pub mod view;
 
+pub use family::Family;
 pub use lower::{lower, LowerOptions};
 
 use crate::source::Span;

@@ -103,36 +103,19 @@ pub mod restore;
 mod ruleset;
 
 pub use restore::{Jump, Table};
-pub use ruleset::MASQ_MARK;
 
+use crate::plan::view::{Dataplane, Proxy, ProxyError};
 use crate::plan::Plan;
-use ipnet::IpNet;
 use std::io::{self, Write};
-use std::net::IpAddr;
 
 /// The default chain prefix.
 pub const DEFAULT_PREFIX: &str = "SVCC";
 
-/// The address family of one restore input.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, clap::ValueEnum)]
-pub enum Family {
-    /// `iptables-restore` input
-    #[default]
-    Ipv4,
-    /// `ip6tables-restore` input
-    Ipv6,
-}
+/// The address family of one restore input (one type with the plan's).
+pub use crate::plan::Family;
 
+/// The tools of each family.
 impl Family {
-    pub const ALL: [Family; 2] = [Family::Ipv4, Family::Ipv6];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Family::Ipv4 => "IPv4",
-            Family::Ipv6 => "IPv6",
-        }
-    }
-
     /// The tool that loads this family's input.
     pub fn restore_tool(self) -> &'static str {
         match self {
@@ -156,51 +139,19 @@ impl Family {
             Family::Ipv6 => "ip6tables-save",
         }
     }
-
-    pub fn has(self, ip: IpAddr) -> bool {
-        matches!(
-            (self, ip),
-            (Family::Ipv4, IpAddr::V4(_)) | (Family::Ipv6, IpAddr::V6(_))
-        )
-    }
-
-    fn ips(self, ips: &[IpAddr]) -> Vec<IpAddr> {
-        ips.iter().copied().filter(|&ip| self.has(ip)).collect()
-    }
-
-    /// The networks of this family, aggregated.
-    fn nets(self, nets: &[IpNet]) -> Vec<IpNet> {
-        let nets: Vec<IpNet> = nets
-            .iter()
-            .filter(|n| self.has(n.addr()))
-            .copied()
-            .collect();
-        IpNet::aggregate(&nets)
-    }
-
-    /// The loopback network, where NodePorts never answer.
-    pub fn loopback(self) -> IpNet {
-        match self {
-            Family::Ipv4 => "127.0.0.0/8".parse().expect("valid CIDR"),
-            Family::Ipv6 => "::1/128".parse().expect("valid CIDR"),
-        }
-    }
 }
 
-/// What the iptables target needs beyond the plan: kube-proxy's knobs and where to write.
+/// What the iptables target needs beyond the plan: where to write, and kube-proxy's knobs.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Options {
     /// Prefix of every chain name (`SVCC-SERVICES`, …).
     pub prefix: String,
     /// The family this input is for.
     pub family: Family,
-    /// Pod CIDR, at most one per family (kube-proxy `--cluster-cidr`): ClusterIP traffic from
-    /// outside it is masqueraded, and pods skip `externalTrafficPolicy: Local`.
-    pub cluster_cidrs: Vec<IpNet>,
-    /// Masquerade all ClusterIP traffic (kube-proxy `--masquerade-all`).
-    pub masquerade_all: bool,
-    /// Where NodePorts answer; empty: every local address but loopback.
-    pub nodeport_addresses: Vec<IpNet>,
+    /// The node's proxy configuration (pod CIDRs, at most one per family as kube-proxy's
+    /// ClusterCIDR detector takes; `--masquerade-all`, node IPs, `--nodeport-addresses`,
+    /// `--localhost-nodeports`, the masquerade bit), from which `plan::view` decides.
+    pub proxy: Proxy,
     /// Write the jumps from built-in chains (`-I PREROUTING 1 …`); see the module doc.
     pub jumps: bool,
 }
@@ -210,9 +161,7 @@ impl Default for Options {
         Options {
             prefix: DEFAULT_PREFIX.to_owned(),
             family: Family::Ipv4,
-            cluster_cidrs: Vec::new(),
-            masquerade_all: false,
-            nodeport_addresses: Vec::new(),
+            proxy: Proxy::default(),
             jumps: true,
         }
     }
@@ -224,18 +173,9 @@ impl Options {
         if !names::is_prefix(&self.prefix) {
             return Err(Error::Prefix(self.prefix.clone()));
         }
-        for net in &self.nodeport_addresses {
-            let family = if net.addr().is_ipv4() {
-                Family::Ipv4
-            } else {
-                Family::Ipv6
-            };
-            if family.loopback().contains(net) {
-                return Err(Error::LoopbackNodePorts(*net));
-            }
-        }
+        self.proxy.validate(Dataplane::Iptables)?;
         for family in Family::ALL {
-            let pods = family.nets(&self.cluster_cidrs);
+            let pods = self.proxy.pods(family);
             if pods.len() > 1 {
                 return Err(Error::ClusterCidrs {
                     family: family.name(),
@@ -254,8 +194,8 @@ pub enum Error {
          (at most 7, so that chain names fit iptables' 28)"
     )]
     Prefix(String),
-    #[error("--nodeport-addresses `{0}` is loopback, where NodePorts never answer")]
-    LoopbackNodePorts(IpNet),
+    #[error(transparent)]
+    Proxy(#[from] ProxyError),
     #[error(
         "the iptables target takes one --cluster-cidr per family (kube-proxy's ClusterCIDR \
          detector), got {family} {}", cidrs.join(", ")
@@ -318,6 +258,19 @@ pub fn is_own_chain(prefix: &str, chain: &str) -> bool {
 mod tests {
     use super::*;
 
+    fn proxy(nodeport_addresses: &[&str], localhost: bool, pods: &[&str]) -> Options {
+        let nets = |l: &[&str]| l.iter().map(|n| n.parse().unwrap()).collect();
+        Options {
+            proxy: Proxy {
+                nodeport_addresses: nets(nodeport_addresses),
+                localhost_nodeports: localhost,
+                cluster_cidrs: nets(pods),
+                ..Proxy::default()
+            },
+            ..Options::default()
+        }
+    }
+
     #[test]
     fn options_are_checked() {
         assert!(Options::default().validate().is_ok());
@@ -329,33 +282,14 @@ mod tests {
                 },
                 false,
             ),
+            (proxy(&["127.0.0.1/32"], false, &[]), false),
+            // Loopback NodePorts with --localhost-nodeports (IPv4 only).
+            (proxy(&["127.0.0.1/32"], true, &[]), true),
+            (proxy(&["::1/128"], true, &[]), false),
+            (proxy(&[], false, &["10.0.0.0/16", "10.2.0.0/16"]), false),
+            // Adjacent networks aggregate to one.
             (
-                Options {
-                    nodeport_addresses: vec!["127.0.0.1/32".parse().unwrap()],
-                    ..Options::default()
-                },
-                false,
-            ),
-            (
-                Options {
-                    cluster_cidrs: vec![
-                        "10.0.0.0/16".parse().unwrap(),
-                        "10.2.0.0/16".parse().unwrap(),
-                    ],
-                    ..Options::default()
-                },
-                false,
-            ),
-            (
-                // Adjacent networks aggregate to one.
-                Options {
-                    cluster_cidrs: vec![
-                        "10.0.0.0/16".parse().unwrap(),
-                        "10.1.0.0/16".parse().unwrap(),
-                        "fd00::/64".parse().unwrap(),
-                    ],
-                    ..Options::default()
-                },
+                proxy(&[], false, &["10.0.0.0/16", "10.1.0.0/16", "fd00::/64"]),
                 true,
             ),
         ] {

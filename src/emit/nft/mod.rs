@@ -96,9 +96,9 @@ pub mod names;
 pub mod objects;
 mod ruleset;
 
-use ipnet::IpNet;
 use std::io::{self, Write};
 
+use crate::plan::view::{Dataplane, Proxy, ProxyError};
 use crate::plan::Plan;
 use objects::Transaction;
 
@@ -108,27 +108,21 @@ pub const DEFAULT_TABLE: &str = "svcc";
 /// Longest `--table` name.
 pub const MAX_TABLE_NAME: usize = 64;
 
-/// What the nft target needs beyond the plan: kube-proxy's knobs.
+/// What the nft target needs beyond the plan: the table's name and kube-proxy's knobs.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Options {
     /// Name of the `ip` and `ip6` tables.
     pub table: String,
-    /// Pod CIDRs (kube-proxy `--cluster-cidr`): ClusterIP traffic from outside them is
-    /// masqueraded, and pods skip `externalTrafficPolicy: Local`. Empty: no detector.
-    pub cluster_cidrs: Vec<IpNet>,
-    /// Masquerade all ClusterIP traffic (kube-proxy `--masquerade-all`).
-    pub masquerade_all: bool,
-    /// Where NodePorts answer; empty: every local address but loopback.
-    pub nodeport_addresses: Vec<IpNet>,
+    /// The node's proxy configuration (pod CIDRs, `--masquerade-all`, node IPs,
+    /// `--nodeport-addresses`, the masquerade bit), from which `plan::view` decides.
+    pub proxy: Proxy,
 }
 
 impl Default for Options {
     fn default() -> Self {
         Options {
             table: DEFAULT_TABLE.to_owned(),
-            cluster_cidrs: Vec::new(),
-            masquerade_all: false,
-            nodeport_addresses: Vec::new(),
+            proxy: Proxy::default(),
         }
     }
 }
@@ -137,12 +131,7 @@ impl Options {
     /// Checks the options as `write` does; the CLI calls it to report bad flags early.
     pub fn validate(&self) -> Result<(), Error> {
         validate_table_name(&self.table)?;
-        for net in &self.nodeport_addresses {
-            let family = objects::Family::of(net.addr());
-            if family.loopback_net().contains(net) {
-                return Err(Error::LoopbackNodePorts(*net));
-            }
-        }
+        self.proxy.validate(Dataplane::Nft)?;
         Ok(())
     }
 }
@@ -167,8 +156,8 @@ pub enum Error {
          (at most 64)"
     )]
     TableName(String),
-    #[error("--nodeport-addresses `{0}` is loopback, where NodePorts never answer")]
-    LoopbackNodePorts(IpNet),
+    #[error(transparent)]
+    Proxy(#[from] ProxyError),
     /// A name or text that nft would misread; the plan's invariants rule it out.
     #[error("{kind} `{name}`: {reason}")]
     Invalid {
@@ -234,7 +223,10 @@ mod tests {
             ("::/0", true),
         ] {
             let opts = Options {
-                nodeport_addresses: vec![cidr.parse().unwrap()],
+                proxy: Proxy {
+                    nodeport_addresses: vec![cidr.parse().unwrap()],
+                    ..Proxy::default()
+                },
                 ..Options::default()
             };
             assert_eq!(opts.validate().is_ok(), ok, "{cidr}");
