@@ -325,3 +325,26 @@ fn ipt_reapplying_moves_traffic_and_removes_stale_chains() {
         .run(&t);
     t.ensure(gone.none_answered());
 }
+
+/// kube-proxy's packet-flow tests (`corpus/kube-proxy/`) in the kernel: every case of the
+/// upstream test for this target, as real traffic through the compiled ruleset (see
+/// `support/oracle_net.rs`): the endpoints reached, refusal or drop, and masquerading.
+mod kube_proxy {
+    use super::support::oracle::Target;
+    use super::support::oracle_net::check_kernel;
+
+    crate::oracle_tests!(check_kernel, Target::Iptables,
+        trace_packet => "trace-packet",
+        no_endpoints_reject => "no-endpoints-reject",
+        cluster_ip_general => "cluster-ip-general",
+        load_balancer => "load-balancer",
+        node_ports => "node-ports",
+        health_check_node_port => "health-check-node-port",
+        external_traffic_policy_local => "external-traffic-policy-local",
+        external_traffic_policy_cluster => "external-traffic-policy-cluster",
+        internal_traffic_policy => "internal-traffic-policy",
+        terminating_endpoints_local => "terminating-endpoints-local",
+        terminating_endpoints_cluster => "terminating-endpoints-cluster",
+        internal_external_masquerade => "internal-external-masquerade",
+    );
+}

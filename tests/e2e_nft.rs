@@ -536,3 +536,24 @@ fn normalize(listing: &str) -> String {
     }
     out
 }
+
+/// kube-proxy's packet-flow tests (`corpus/kube-proxy/`) in the kernel: every case of the
+/// upstream test for this target, as real traffic through the compiled ruleset (see
+/// `support/oracle_net.rs`): the endpoints reached, refusal or drop, and masquerading.
+mod kube_proxy {
+    use super::support::oracle::Target;
+    use super::support::oracle_net::check_kernel;
+
+    crate::oracle_tests!(check_kernel, Target::Nft,
+        no_endpoints_reject => "no-endpoints-reject",
+        cluster_ip_general => "cluster-ip-general",
+        load_balancer => "load-balancer",
+        node_ports => "node-ports",
+        external_traffic_policy_local => "external-traffic-policy-local",
+        external_traffic_policy_cluster => "external-traffic-policy-cluster",
+        internal_traffic_policy => "internal-traffic-policy",
+        terminating_endpoints_local => "terminating-endpoints-local",
+        terminating_endpoints_cluster => "terminating-endpoints-cluster",
+        internal_external_masquerade => "internal-external-masquerade",
+    );
+}

@@ -5,6 +5,8 @@
 
 pub mod dns_server;
 pub mod netns;
+pub mod oracle;
+pub mod oracle_net;
 mod require;
 pub mod traffic;
 
