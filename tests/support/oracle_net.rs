@@ -20,7 +20,9 @@
 //! listener on the node answers what the ruleset accepted. A packet whose source is its own destination (a LoadBalancer IP the node
 //! holds, "SNATted to LB") is sent from the node with that address added to its `lo`.
 //!
-//! SCTP cases are not sent: this kernel has no SCTP sockets; they are counted as not checked.
+//! SCTP cases are sent as raw INIT chunks (kernels without SCTP sockets, as the test machines'
+//! are, still track and NAT SCTP), and the node's conntrack table says which endpoint each
+//! association was DNATed to and whether it was masqueraded.
 
 use super::netns::{
     run_bounded, run_ok, Host, Netns, Process, COMMAND_LIMIT, ORACLE_LIMIT, SERVER_PY,
@@ -45,6 +47,8 @@ const GATEWAY: &str = "10.255.255.254";
 const GATEWAY6: &str = "fd00:10::ffff";
 /// Pod CIDRs of the preset: sources inside are pods.
 const POD_CIDRS: &[&str] = &["10.0.0.0/8", "fd00:10::/64"];
+
+const SCTP_INIT_PY: &str = include_str!("sctp_init.py");
 
 /// The start of the reason of a case the kernel cannot be asked about.
 pub const NOT_CHECKED: &str = "not checked";
@@ -314,7 +318,8 @@ impl Node {
         let proto = match proto.as_str() {
             "tcp" => Proto::Tcp,
             "udp" => Proto::Udp,
-            other => return Err(format!("{NOT_CHECKED}: no {other} sockets in this kernel")),
+            "sctp" => return self.check_sctp(packet),
+            other => return Err(format!("{NOT_CHECKED}: no {other} probe")),
         };
         let expected = packet.expected();
         let count = match &expected {
@@ -361,6 +366,74 @@ impl Node {
             Expected::Untouched => tally.none_answered(),
             Expected::Accept => tally.all_answered(),
         }
+    }
+
+    /// SCTP without SCTP sockets: INIT chunks sent as raw packets, and the node's conntrack
+    /// table asked where each association went (the reply tuple's source is the endpoint,
+    /// its destination the client or, masqueraded, the node).
+    fn check_sctp(&mut self, packet: &Packet) -> Result<(), String> {
+        let (destination, port, _) = packet.destination();
+        let Expected::Dnat(list) = packet.expected() else {
+            return Err(format!("{NOT_CHECKED}: only DNAT is checked for SCTP"));
+        };
+        let count = 30 * list.len().max(1);
+        let first: u16 = 40000;
+        let (ns, source) = self.origin(packet);
+        let ns_name = ns.name.clone();
+        let ns = self.namespace(&ns_name);
+        let mut cmd = self.python_in(ns);
+        cmd.args(["-c", SCTP_INIT_PY, &source, &destination.to_string()])
+            .args([port.to_string(), first.to_string(), count.to_string()]);
+        run_ok(&mut cmd, None);
+        let table = run_ok(self.node.exec("cat").arg("/proc/net/nf_conntrack"), None);
+        let (mut reached, mut peers) = (BTreeSet::new(), BTreeSet::new());
+        let mut seen = 0;
+        for line in table.lines().filter(|l| l.contains(" sctp ")) {
+            let field = |name: &str, nth: usize| {
+                line.split_whitespace()
+                    .filter_map(|w| w.strip_prefix(name))
+                    .nth(nth)
+                    .map(str::to_owned)
+            };
+            let original = (field("dst=", 0), field("dport=", 0), field("sport=", 0));
+            let sport: u16 = original
+                .2
+                .as_deref()
+                .and_then(|p| p.parse().ok())
+                .unwrap_or(0);
+            if original.0 != Some(destination.to_string())
+                || original.1 != Some(port.to_string())
+                || !(first..first + count as u16).contains(&sport)
+            {
+                continue;
+            }
+            seen += 1;
+            let (Some(ip), Some(p), Some(peer)) =
+                (field("src=", 1), field("sport=", 1), field("dst=", 1))
+            else {
+                continue;
+            };
+            let ip: IpAddr = ip.parse().map_err(|e| format!("conntrack: {e}"))?;
+            reached.insert(std::net::SocketAddr::new(ip, p.parse().unwrap_or(0)).to_string());
+            peers.insert(peer);
+        }
+        let want: BTreeSet<String> = list.into_iter().collect();
+        let peer = if packet.masq {
+            if destination.is_ipv4() {
+                GATEWAY
+            } else {
+                GATEWAY6
+            }
+        } else {
+            source.as_str()
+        };
+        if seen != count || reached != want || peers.len() != 1 || !peers.contains(peer) {
+            return Err(format!(
+                "{count} SCTP INITs: {seen} in conntrack, to {reached:?} (expected {want:?}), \
+                 masqueraded to {peers:?} (expected {peer})"
+            ));
+        }
+        Ok(())
     }
 
     fn namespace(&self, name: &str) -> &Netns {
