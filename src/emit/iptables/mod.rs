@@ -44,7 +44,9 @@
 //! contributes that family's addresses, source ranges and endpoints. `svcc compile` warns on
 //! stderr when the plan has addresses of the family it did not write.
 //!
-//! **Per Service port** (kube-proxy's rules):
+//! **Per Service port** (kube-proxy's rules), lowered from `plan::view`
+//! ([`crate::plan::view`]), which decides for this target, the nft target and `svcc trace`
+//! alike (`ruleset/port.rs` only writes, one function per job):
 //! - nat `SERVICES`: clusterIP and port to `SVC` (`SVL` with `internalTrafficPolicy: Local`);
 //!   externalIPs to `EXT`; LoadBalancer IPs to `EXT`, or to `FW` when source ranges apply;
 //!   last, local destinations (`-m addrtype --dst-type LOCAL`) go on to `NODEPORTS`, which
@@ -64,29 +66,46 @@
 //! - No usable endpoint: no nat chains; filter `SERVICES` (clusterIP) and
 //!   `EXTERNAL-SERVICES`/`NODEPORTS` (externalIPs, LoadBalancer IPs, NodePorts) `REJECT`
 //!   (ICMP port unreachable). Endpoints, but none for a Local policy: `DROP` instead.
-//! - Masquerade: `MARK-MASQ` ORs mark `0x4000`; nat `POSTROUTING` returns for unmarked
+//! - Masquerade: `MARK-MASQ` ORs the mark (`1 << --masquerade-bit`, `0x4000` by default, as
+//!   kube-proxy's `--iptables-masquerade-bit` 14); nat `POSTROUTING` returns for unmarked
 //!   packets, clears the mark (so a packet is not masqueraded twice) and masquerades with
 //!   `--random-fully`. filter `FORWARD` drops `INVALID` conntrack state and accepts marked or
 //!   established forwarded traffic, as kube-proxy does.
 //!
-//! **NodePorts.** By default on every local address but loopback
-//! (`-m addrtype --dst-type LOCAL ! -d 127.0.0.0/8`, `::1/128`); svcc never sets
-//! `route_localnet`, so localhost NodePorts (an iptables-mode default) do not exist. With
-//! `--nodeport-addresses CIDR,…`, on local addresses inside the CIDRs of the family (a family
-//! with none gets no NodePorts), loopback still excluded. NodePorts are not subject to
-//! `loadBalancerSourceRanges`, as in kube-proxy.
+//! **NodePorts.** As kube-proxy's iptables mode, on every local address
+//! (`-m addrtype --dst-type LOCAL`) whatever the node IPs: but loopback
+//! (`! -d 127.0.0.0/8`, `::1/128`) unless `--localhost-nodeports` (IPv4 only, as kube-proxy's
+//! `--iptables-localhost-nodeports`, its default): then NodePorts answer on `127.0.0.1` too,
+//! masqueraded, and filter `PROXY-FIREWALL` drops new connections to `127.0.0.0/8` from
+//! elsewhere that were not DNATed (kube-proxy's `KUBE-FIREWALL` rule against CVE-2020-8558).
+//! The node must have `net.ipv4.conf.all.route_localnet=1`, which kube-proxy sets and svcc
+//! does not. With `--nodeport-addresses CIDR,…`, on local addresses inside the CIDRs of the
+//! family (a family with none gets no NodePorts), loopback only with `--localhost-nodeports`
+//! (a loopback CIDR without it is refused: it would do nothing). NodePorts are not subject to
+//! `loadBalancerSourceRanges`, as in kube-proxy. A Service's `healthCheckNodePort` is accepted
+//! on local addresses (filter `EXTERNAL-SERVICES`), as kube-proxy opens it for its health-check
+//! server.
+//!
+//! **Node addresses.** `--node-ip IP[,IP]` (or `[node] ip` in svcc.toml): a node IP inside a
+//! `loadBalancerSourceRanges` range admits the LoadBalancer IPs as sources of the `FW` chain,
+//! as kube-proxy does. Without node IPs they are not admitted, and the input says so in an
+//! `# assumed:` comment (`svcc compile` and `apply` also on stderr). Traffic from the node
+//! itself is recognised by `-m addrtype --src-type LOCAL`, which needs no node IP.
 //!
 //! **Differences from kube-proxy, on purpose.** The REJECT/DROP rules for NodePorts without
 //! endpoints live in filter `NODEPORTS`, reached from the end of `EXTERNAL-SERVICES` with the
-//! same destination match as nat (kube-proxy keeps them in `EXTERNAL-SERVICES` and uses filter
-//! `KUBE-NODEPORTS` for health-check ports). svcc runs no health-check server, so it writes no
-//! ACCEPT for `healthCheckNodePort`. It does not know node IPs: `--nodeport-addresses` are
-//! matched as CIDRs, and LoadBalancer IPs are never added as allowed sources of a firewall
-//! chain. The no-op last rule of kube-proxy's `FW` chains is left out. One pod CIDR per
-//! family (kube-proxy's ClusterCIDR detector takes one); more is an error. Comments name svcc
-//! instead of Kubernetes; the mark is printed `0x4000` (kube-proxy prints `0x00004000`).
-//! Unlike nft mode (and svcc's nft target), iptables mode neither rejects unknown ports of a
-//! clusterIP nor drops unused service-CIDR addresses, and neither does this target.
+//! same destination match as nat (kube-proxy keeps them in `EXTERNAL-SERVICES`). The
+//! `healthCheckNodePort` ACCEPT sits in `EXTERNAL-SERVICES`, which `INPUT` enters for new
+//! connections only (kube-proxy jumps from `INPUT` to `KUBE-NODEPORTS` for every packet): a
+//! host firewall must let established traffic through, as they do. The localnet DROP sits in
+//! `PROXY-FIREWALL` (new connections) rather than a `KUBE-FIREWALL` chain of its own, so the
+//! jumps from built-in chains stay the same whatever the flags. The no-op last rule of
+//! kube-proxy's `FW` chains is left out. One pod CIDR per family (kube-proxy's ClusterCIDR
+//! detector takes one); more is an error. Comments name svcc instead of Kubernetes; the mark
+//! is printed `0x4000` (kube-proxy prints `0x00004000`). Unlike nft mode (and svcc's nft
+//! target), iptables mode neither rejects unknown ports of a clusterIP nor drops unused
+//! service-CIDR addresses, and neither does this target. kube-proxy's own packet-flow tests
+//! (`corpus/kube-proxy/`) agree with this target in the kernel, case for case.
 //!
 //! **Order.** `*filter` then `*nat`; in each, the shared chains' declarations, then the
 //! per-service ones sorted by name; the shared chains' fixed rules; then each Service port in
