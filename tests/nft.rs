@@ -171,6 +171,30 @@ fn cases() -> Vec<Case> {
             None,
             pods_opts,
         ),
+        // A node IP inside a source range admits the LoadBalancer IPs; another mark.
+        case(
+            "loadbalancer.node-ip",
+            &["corpus/compile/loadbalancer.yaml"],
+            None,
+            || {
+                let mut opts = pods_opts();
+                opts.proxy.node_ips = vec!["203.0.113.5".parse().unwrap()];
+                opts.proxy.masquerade_bit = 15;
+                opts
+            },
+        ),
+        // NodePorts on the node IPs, kube-proxy's nftables default.
+        case(
+            "nodeport.node-ip",
+            &["corpus/compile/nodeport.yaml"],
+            None,
+            || {
+                let mut opts = pods_opts();
+                opts.proxy.node_ips =
+                    vec!["192.168.0.2".parse().unwrap(), "fd00:1::2".parse().unwrap()];
+                opts
+            },
+        ),
         case(
             "external-ips",
             &["corpus/compile/external-ips.yaml"],

@@ -202,3 +202,33 @@ mod kube_proxy {
         iptables_internal_external_masquerade => "internal-external-masquerade",
     );
 }
+
+// See: issue #15 (trace said "masquerade" for pod traffic to an externalTrafficPolicy: Local
+// Service's external addresses; kube-proxy and svcc's rulesets leave it alone).
+#[test]
+fn pods_reach_local_policy_external_addresses_unmasqueraded() {
+    let run = |to: &str, from: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_svcc"))
+            .args(["trace", "corpus/compile/etp-local.yaml", "--node", "node-1"])
+            .args(["--cluster-cidr", "10.244.0.0/16", "--format", "json"])
+            .args(["--node-ip", "192.168.0.2", "--to", to, "--from", from])
+            .output()
+            .unwrap();
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    for to in ["198.18.0.20:80/tcp", "192.168.0.2:30081/tcp"] {
+        let v = run(to, "10.244.5.5");
+        assert_eq!(v["verdict"], "dnat", "{to}");
+        assert_eq!(endpoints(&v).len(), 2, "{to}: every endpoint");
+        assert_eq!(v["masquerade"], false, "{to}");
+        // The node itself: every endpoint too, masqueraded.
+        let v = run(to, "192.168.0.2");
+        assert_eq!(endpoints(&v).len(), 2, "{to}");
+        assert_eq!(v["masquerade"], true, "{to}");
+        assert_eq!(v["masquerade_mark"], "0x4000", "{to}");
+        // Outside: this node's endpoint, source kept.
+        let v = run(to, "203.0.113.9");
+        assert_eq!(endpoints(&v), ["10.244.1.30:8080"], "{to}");
+        assert_eq!(v["masquerade"], false, "{to}");
+    }
+}
