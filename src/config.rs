@@ -13,6 +13,7 @@ use crate::syntax;
 use ipnet::IpNet;
 use serde::Deserialize;
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 /// Kubernetes minors whose schemas are bundled.
@@ -84,6 +85,9 @@ pub struct Settings {
     pub filter: PathFilter,
     /// `[files] apply-together` / `--apply-together`: globs naming files applied together.
     pub apply_together: Globs,
+    /// `[node] ip`: the node's primary addresses, at most one per family (`--node-ip`,
+    /// which the dataplane commands read, wins). Empty: unknown.
+    pub node_ips: Vec<IpAddr>,
 }
 
 impl Default for Settings {
@@ -96,6 +100,7 @@ impl Default for Settings {
             selection: None,
             filter: PathFilter::default(),
             apply_together: Globs::default(),
+            node_ips: Vec::new(),
         }
     }
 }
@@ -152,6 +157,9 @@ impl Settings {
         self.filter.include = globs("include", &file.files.include)?;
         self.filter.exclude = globs("exclude", &file.files.exclude)?;
         self.apply_together = globs("apply-together", &file.files.apply_together)?;
+        if let Some(ips) = &file.node.ip {
+            self.node_ips = parse_node_ips(ips, &origin)?;
+        }
         for (id, level) in &file.rules {
             if crate::catalogue::lookup(id).is_none() {
                 return Err(config_error(
@@ -253,6 +261,44 @@ pub fn parse_service_cidrs(values: &[String], origin: &str) -> Result<Vec<IpNet>
     Ok(nets)
 }
 
+/// Parses node IPs (`--node-ip`, `[node] ip`): canonical addresses a node can have, at most
+/// one per family (the node's primary IPs, as kube-proxy's `--nodeport-addresses primary`
+/// takes them).
+pub fn parse_node_ips(values: &[String], origin: &str) -> Result<Vec<IpAddr>, ConfigError> {
+    let mut ips: Vec<IpAddr> = Vec::new();
+    for v in values {
+        let (ip, _) = syntax::parse_ip(v.trim()).map_err(|p| {
+            config_error(
+                origin,
+                format!("node IP `{v}`: {}", syntax::ip_problem_message(&p)),
+            )
+        })?;
+        let problem = if ip.is_unspecified() {
+            Some("is unspecified, not an address of the node")
+        } else if ip.is_loopback() {
+            Some("is loopback, not an address other hosts reach the node at")
+        } else if ip.is_multicast() {
+            Some("is multicast, not an address of the node")
+        } else {
+            None
+        };
+        if let Some(problem) = problem {
+            return Err(config_error(origin, format!("node IP `{v}` {problem}")));
+        }
+        if let Some(other) = ips.iter().find(|o| o.is_ipv4() == ip.is_ipv4()) {
+            return Err(config_error(
+                origin,
+                format!(
+                    "node IPs take at most one address per family (the node's primary IPs), \
+                     got {other} and {ip}"
+                ),
+            ));
+        }
+        ips.push(ip);
+    }
+    Ok(ips)
+}
+
 /// Parses `30000-32767`.
 pub fn parse_node_port_range(value: &str, origin: &str) -> Result<(u16, u16), ConfigError> {
     let bad = || {
@@ -329,6 +375,16 @@ pub struct FileConfig {
     pub rules: BTreeMap<String, String>,
     #[serde(default)]
     pub files: FilesTable,
+    #[serde(default)]
+    pub node: NodeTable,
+}
+
+/// What svcc knows of the node it compiles for (the dataplane commands' `--node-ip` wins).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct NodeTable {
+    /// The node's primary addresses, at most one per family.
+    pub ip: Option<Vec<String>>,
 }
 
 /// Globs for files found while walking directories (paths relative to the working directory).
@@ -421,5 +477,18 @@ mod tests {
         assert_eq!(parse_kubernetes_version("v1.33.2", "f").unwrap(), 33);
         assert!(parse_kubernetes_version("1.20", "f").is_err());
         assert!(parse_cluster_domain("my domain", "f").is_err());
+        let ips = parse_node_ips(&["192.168.0.2".into(), "2001:db8::1".into()], "f").unwrap();
+        assert_eq!(ips.len(), 2);
+        for bad in [
+            &["192.168.0.2", "192.168.0.3"][..],
+            &["127.0.0.1"],
+            &["0.0.0.0"],
+            &["192.168.000.2"],
+            &["ff02::1"],
+            &["nonsense"],
+        ] {
+            let values: Vec<String> = bad.iter().map(|s| (*s).to_owned()).collect();
+            assert!(parse_node_ips(&values, "f").is_err(), "{bad:?}");
+        }
     }
 }

@@ -752,3 +752,118 @@ fn lowering_notes_go_through_suppressions_and_selection() {
     assert_eq!(notes(&out), ["info[allocated-cluster-ip]"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("`default/b` gets clusterIP"));
 }
+
+/// `--node-ip` (and `[node] ip` of svcc.toml, which the flag overrides), `--masquerade-bit`
+/// and `--localhost-nodeports`: checked once for compile, apply and trace, refused where a
+/// target would ignore them. Without node IPs the default taken is said on stderr (#15).
+#[test]
+fn node_ip_and_proxy_flags() {
+    let file = "corpus/compile/nodeport.yaml";
+    let compile = |extra: &[&str]| {
+        let mut args = vec!["compile", "--target", "nft", file];
+        args.extend_from_slice(extra);
+        svcc(&args)
+    };
+    for (extra, needle) in [
+        (
+            &["--node-ip", "192.168.0.2,192.168.0.3"][..],
+            "at most one address per family",
+        ),
+        (&["--node-ip", "127.0.0.1"], "is loopback"),
+        (&["--node-ip", "192.168.000.2"], "leading zeros"),
+        (&["--masquerade-bit", "32"], "32"),
+        (
+            &["--localhost-nodeports"],
+            "applies only to the iptables target",
+        ),
+    ] {
+        let out = compile(extra);
+        assert_eq!(out.status.code(), Some(2), "{extra:?}");
+        assert!(out.stdout.is_empty(), "{extra:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(needle), "{extra:?}: {err}");
+    }
+    let out = svcc(&[
+        "compile",
+        "--target",
+        "plan",
+        file,
+        "--node-ip",
+        "192.168.0.2",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--node-ip applies only to"));
+
+    // Without node IPs: every local address, said in the ruleset and on stderr.
+    let out = compile(&[]);
+    assert_eq!(out.status.code(), Some(0));
+    let note = "NodePorts on every local address but loopback: node addresses unknown";
+    assert!(String::from_utf8_lossy(&out.stderr).contains(&format!("note: {note}")));
+    assert!(text(&out).contains(&format!("# assumed: {note}")));
+    // With them: the node IPs, and nothing assumed.
+    let out = compile(&["--node-ip", "192.168.0.2", "--masquerade-bit", "15"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("note:"));
+    let ruleset = text(&out);
+    assert!(
+        ruleset.contains("add element ip svcc nodeport-ips { 192.168.0.2/32 }"),
+        "{ruleset}"
+    );
+    assert!(ruleset.contains("mark set mark or 0x8000"), "{ruleset}");
+    assert!(!ruleset.contains("# assumed"), "{ruleset}");
+
+    // svcc.toml's [node] ip, and the flag winning over it.
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("svcc.toml");
+    std::fs::write(&cfg, "[node]\nip = [\"192.168.7.7\"]\n").unwrap();
+    let c = cfg.to_str().unwrap();
+    let out = svcc(&["--config", c, "compile", "--target", "nft", file]);
+    assert!(
+        text(&out).contains("nodeport-ips { 192.168.7.7/32 }"),
+        "{}",
+        text(&out)
+    );
+    let out = svcc(&[
+        "--config",
+        c,
+        "compile",
+        "--target",
+        "nft",
+        file,
+        "--node-ip",
+        "10.1.1.1",
+    ]);
+    assert!(
+        text(&out).contains("nodeport-ips { 10.1.1.1/32 }"),
+        "{}",
+        text(&out)
+    );
+    std::fs::write(&cfg, "[node]\nip = [\"::1\"]\n").unwrap();
+    let out = svcc(&["--config", c, "compile", "--target", "nft", file]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("svcc.toml"));
+
+    // trace: the same flags; NodePorts where the target answers them.
+    let trace = |extra: &[&str]| {
+        let mut args = vec!["trace", "--format", "json", file, "--from", "203.0.113.9"];
+        args.extend_from_slice(extra);
+        json(&svcc(&args))["verdict"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned()
+    };
+    let secondary = ["--to", "192.168.1.2:30080/tcp", "--node-ip", "192.168.0.2"];
+    assert_eq!(
+        trace(&secondary),
+        "none",
+        "nft: NodePorts on the node IP only"
+    );
+    let wider = [&secondary[..], &["--nodeport-addresses", "192.168.0.0/16"]].concat();
+    assert_eq!(trace(&wider), "dnat");
+    let iptables = [&secondary[..], &["--target", "iptables"]].concat();
+    assert_eq!(trace(&iptables), "dnat", "iptables: every local address");
+    let localhost = ["--to", "127.0.0.1:30080/tcp", "--target", "iptables"];
+    assert_eq!(trace(&localhost), "none");
+    let localhost = [&localhost[..], &["--localhost-nodeports"]].concat();
+    assert_eq!(trace(&localhost), "dnat");
+}

@@ -157,6 +157,38 @@ fn cases() -> Vec<(String, Vec<String>)> {
         "--no-jumps",
     ]));
     cases.push(("loadbalancer.options".to_owned(), options));
+    // kube-proxy's test node: node IPs (LoadBalancer IPs admitted by the source range that
+    // holds one), localhost NodePorts, the health-check port, another masquerade bit.
+    for (name, file) in [
+        (
+            "kube-proxy-trace-packet",
+            "corpus/kube-proxy/trace-packet.yaml",
+        ),
+        (
+            "kube-proxy-load-balancer",
+            "corpus/kube-proxy/load-balancer.yaml",
+        ),
+    ] {
+        cases.push((
+            name.to_owned(),
+            owned(&[
+                file,
+                "--node",
+                "test-node",
+                "--node-port-range",
+                "3000-32767",
+                "--service-cidr",
+                "172.30.0.0/16",
+                "--cluster-cidr",
+                "10.0.0.0/8",
+                "--node-ip",
+                "192.168.0.2,2001:db8::1",
+                "--localhost-nodeports",
+                "--masquerade-bit",
+                "15",
+            ]),
+        ));
+    }
     for family in ["ipv4", "ipv6"] {
         let mut args = vec![crafted("dual-stack"), "--family".to_owned(), family.into()];
         args.extend(owned(FLAGS));
@@ -522,7 +554,10 @@ fn restore_accepts_every_real_corpus_file() {
             }
             let opts = iptables::Options {
                 family,
-                cluster_cidrs: vec!["10.244.0.0/16".parse().unwrap()],
+                proxy: svcc::plan::view::Proxy {
+                    cluster_cidrs: vec!["10.244.0.0/16".parse().unwrap()],
+                    ..Default::default()
+                },
                 ..iptables::Options::default()
             };
             let mut out = Vec::new();

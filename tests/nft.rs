@@ -19,6 +19,7 @@ use svcc::config::{parse_service_cidrs, Level};
 use svcc::diag::Severity;
 use svcc::emit::nft::{self, Options};
 use svcc::pipeline::{self, Settings};
+use svcc::plan::view::Proxy;
 use svcc::plan::{LowerOptions, Plan};
 
 const DUAL_STACK: &[&str] = &["10.96.0.0/12", "fd00:10:96::/112"];
@@ -95,7 +96,10 @@ fn default_opts() -> Options {
 
 fn pods_opts() -> Options {
     Options {
-        cluster_cidrs: nets(POD_CIDRS),
+        proxy: Proxy {
+            cluster_cidrs: nets(POD_CIDRS),
+            ..Proxy::default()
+        },
         ..Options::default()
     }
 }
@@ -127,7 +131,10 @@ fn cases() -> Vec<Case> {
             &["corpus/compile/multi-port.yaml"],
             None,
             || Options {
-                masquerade_all: true,
+                proxy: Proxy {
+                    masquerade_all: true,
+                    ..Proxy::default()
+                },
                 ..Options::default()
             },
         ),
@@ -142,18 +149,20 @@ fn cases() -> Vec<Case> {
             "nodeport.nodeport-addresses",
             &["corpus/compile/nodeport.yaml"],
             None,
-            || Options {
-                nodeport_addresses: nets(&["192.168.0.0/16", "10.0.0.0/8", "fd00::/8"]),
-                ..pods_opts()
+            || {
+                let mut opts = pods_opts();
+                opts.proxy.nodeport_addresses = nets(&["192.168.0.0/16", "10.0.0.0/8", "fd00::/8"]);
+                opts
             },
         ),
         case(
             "nodeport.nodeport-addresses-all",
             &["corpus/compile/nodeport.yaml"],
             None,
-            || Options {
-                nodeport_addresses: nets(&["0.0.0.0/0"]),
-                ..pods_opts()
+            || {
+                let mut opts = pods_opts();
+                opts.proxy.nodeport_addresses = nets(&["0.0.0.0/0"]);
+                opts
             },
         ),
         case(
@@ -161,6 +170,30 @@ fn cases() -> Vec<Case> {
             &["corpus/compile/loadbalancer.yaml"],
             None,
             pods_opts,
+        ),
+        // A node IP inside a source range admits the LoadBalancer IPs; another mark.
+        case(
+            "loadbalancer.node-ip",
+            &["corpus/compile/loadbalancer.yaml"],
+            None,
+            || {
+                let mut opts = pods_opts();
+                opts.proxy.node_ips = vec!["203.0.113.5".parse().unwrap()];
+                opts.proxy.masquerade_bit = 15;
+                opts
+            },
+        ),
+        // NodePorts on the node IPs, kube-proxy's nftables default.
+        case(
+            "nodeport.node-ip",
+            &["corpus/compile/nodeport.yaml"],
+            None,
+            || {
+                let mut opts = pods_opts();
+                opts.proxy.node_ips =
+                    vec!["192.168.0.2".parse().unwrap(), "fd00:1::2".parse().unwrap()];
+                opts
+            },
         ),
         case(
             "external-ips",
@@ -759,9 +792,12 @@ fn cli_writes_the_library_output() {
         ),
         &Options {
             table: "t1".to_owned(),
-            cluster_cidrs: nets(POD_CIDRS),
-            masquerade_all: true,
-            nodeport_addresses: nets(&["192.168.0.0/16"]),
+            proxy: Proxy {
+                cluster_cidrs: nets(POD_CIDRS),
+                masquerade_all: true,
+                nodeport_addresses: nets(&["192.168.0.0/16"]),
+                ..Proxy::default()
+            },
         },
     );
     assert_eq!(String::from_utf8_lossy(&out.stdout), want);

@@ -124,3 +124,95 @@ fn output_is_deterministic() {
     let b = render(&[PathBuf::from("corpus/real")], Format::Json);
     assert_eq!(a, b);
 }
+
+/// The policy view (`plan::view`): what kube-proxy decides for each Service port, reviewed
+/// without a target. Crafted clusters with pod CIDRs for node-1, and kube-proxy's own test
+/// clusters (`corpus/kube-proxy/`) under its fixture's node configuration.
+#[test]
+fn policy_views() {
+    use svcc::plan::view::{describe, Dataplane, Proxy};
+    let nets =
+        |list: &[&str]| -> Vec<ipnet::IpNet> { list.iter().map(|n| n.parse().unwrap()).collect() };
+    let pods = nets(&["10.244.0.0/16", "fd00:10:244::/56"]);
+    let kube_proxy = Proxy {
+        cluster_cidrs: nets(&["10.0.0.0/8", "fd00:10::/64"]),
+        node_ips: vec![
+            "192.168.0.2".parse().unwrap(),
+            "2001:db8::1".parse().unwrap(),
+        ],
+        ..Proxy::default()
+    };
+    let mut cases: Vec<(String, PathBuf, Settings, &str, Proxy, Dataplane)> = Vec::new();
+    let mut crafted: Vec<PathBuf> = std::fs::read_dir("corpus/compile")
+        .expect("corpus/compile")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    crafted.sort();
+    for path in crafted {
+        let mut settings = Settings::default();
+        if path.ends_with("dual-stack.yaml") {
+            settings.profile.service_cidrs = svcc::config::parse_service_cidrs(
+                &["10.96.0.0/12".to_owned(), "fd00:10:96::/112".to_owned()],
+                "test",
+            )
+            .expect("CIDRs");
+        }
+        let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+        let proxy = Proxy {
+            cluster_cidrs: pods.clone(),
+            ..Proxy::default()
+        };
+        cases.push((
+            format!("compile-{name}"),
+            path,
+            settings,
+            "node-1",
+            proxy,
+            Dataplane::Nft,
+        ));
+    }
+    let mut kp = Settings::default();
+    kp.profile.service_cidrs =
+        svcc::config::parse_service_cidrs(&["172.30.0.0/16".to_owned()], "test").expect("CIDR");
+    kp.profile.node_port_range = (3000, 32767);
+    for (file, dataplane) in [
+        ("load-balancer", Dataplane::Nft),
+        ("external-traffic-policy-local", Dataplane::Nft),
+        ("internal-external-masquerade", Dataplane::Nft),
+        ("trace-packet", Dataplane::Iptables),
+        ("node-ports.ipv4", Dataplane::Iptables),
+    ] {
+        let path = PathBuf::from(format!("corpus/kube-proxy/{file}.yaml"));
+        let proxy = Proxy {
+            localhost_nodeports: dataplane == Dataplane::Iptables,
+            ..kube_proxy.clone()
+        };
+        cases.push((
+            format!("kube-proxy-{file}"),
+            path,
+            kp.clone(),
+            "test-node",
+            proxy,
+            dataplane,
+        ));
+    }
+    for (name, path, settings, node, proxy, dataplane) in cases {
+        let options = svcc::plan::LowerOptions {
+            node: Some(node.to_owned()),
+            dataplane_only: true,
+        };
+        let compiled = pipeline::compile(std::slice::from_ref(&path), &settings, &options)
+            .expect("schemas load");
+        let plan = compiled
+            .plan
+            .unwrap_or_else(|| panic!("{} does not compile", path.display()));
+        let description = format!("{} --node {node}, {dataplane:?}, {proxy:?}", path.display());
+        insta::with_settings!({
+            snapshot_path => "../snapshots/plan",
+            prepend_module_to_snapshot => false,
+            description => description,
+        }, {
+            insta::assert_snapshot!(name, describe(&plan, &proxy, dataplane));
+        });
+    }
+}

@@ -1,6 +1,9 @@
 //! `svcc trace`: the verdicts the ruleset would give, with probabilities and the lines
 //! responsible. (The kernel-agreement tests live with the network-namespace tests.)
 
+#[allow(dead_code)] // The harness serves several test crates; each uses part of it.
+mod support;
+
 use std::process::Command;
 
 fn trace(args: &[&str]) -> serde_json::Value {
@@ -164,4 +167,68 @@ fn trace_exit_codes_follow_the_readme() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("has host bits set"));
+}
+
+/// kube-proxy's packet-flow tests (`corpus/kube-proxy/`): what `svcc trace` says of every
+/// case, for each target, is what kube-proxy's tracer expects (see `support/oracle.rs`).
+mod kube_proxy {
+    use super::support::oracle::{check_trace, Target};
+
+    crate::oracle_tests!(check_trace, Target::Nft,
+        nft_no_endpoints_reject => "no-endpoints-reject",
+        nft_cluster_ip_general => "cluster-ip-general",
+        nft_load_balancer => "load-balancer",
+        nft_node_ports => "node-ports",
+        nft_external_traffic_policy_local => "external-traffic-policy-local",
+        nft_external_traffic_policy_cluster => "external-traffic-policy-cluster",
+        nft_internal_traffic_policy => "internal-traffic-policy",
+        nft_terminating_endpoints_local => "terminating-endpoints-local",
+        nft_terminating_endpoints_cluster => "terminating-endpoints-cluster",
+        nft_internal_external_masquerade => "internal-external-masquerade",
+    );
+
+    crate::oracle_tests!(check_trace, Target::Iptables,
+        iptables_trace_packet => "trace-packet",
+        iptables_no_endpoints_reject => "no-endpoints-reject",
+        iptables_cluster_ip_general => "cluster-ip-general",
+        iptables_load_balancer => "load-balancer",
+        iptables_node_ports => "node-ports",
+        iptables_health_check_node_port => "health-check-node-port",
+        iptables_external_traffic_policy_local => "external-traffic-policy-local",
+        iptables_external_traffic_policy_cluster => "external-traffic-policy-cluster",
+        iptables_internal_traffic_policy => "internal-traffic-policy",
+        iptables_terminating_endpoints_local => "terminating-endpoints-local",
+        iptables_terminating_endpoints_cluster => "terminating-endpoints-cluster",
+        iptables_internal_external_masquerade => "internal-external-masquerade",
+    );
+}
+
+// See: issue #15 (trace said "masquerade" for pod traffic to an externalTrafficPolicy: Local
+// Service's external addresses; kube-proxy and svcc's rulesets leave it alone).
+#[test]
+fn pods_reach_local_policy_external_addresses_unmasqueraded() {
+    let run = |to: &str, from: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_svcc"))
+            .args(["trace", "corpus/compile/etp-local.yaml", "--node", "node-1"])
+            .args(["--cluster-cidr", "10.244.0.0/16", "--format", "json"])
+            .args(["--node-ip", "192.168.0.2", "--to", to, "--from", from])
+            .output()
+            .unwrap();
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    for to in ["198.18.0.20:80/tcp", "192.168.0.2:30081/tcp"] {
+        let v = run(to, "10.244.5.5");
+        assert_eq!(v["verdict"], "dnat", "{to}");
+        assert_eq!(endpoints(&v).len(), 2, "{to}: every endpoint");
+        assert_eq!(v["masquerade"], false, "{to}");
+        // The node itself: every endpoint too, masqueraded.
+        let v = run(to, "192.168.0.2");
+        assert_eq!(endpoints(&v).len(), 2, "{to}");
+        assert_eq!(v["masquerade"], true, "{to}");
+        assert_eq!(v["masquerade_mark"], "0x4000", "{to}");
+        // Outside: this node's endpoint, source kept.
+        let v = run(to, "203.0.113.9");
+        assert_eq!(endpoints(&v), ["10.244.1.30:8080"], "{to}");
+        assert_eq!(v["masquerade"], false, "{to}");
+    }
 }

@@ -20,7 +20,7 @@ pub fn run(cluster: &ClusterArgs, args: &ApplyArgs) -> anyhow::Result<ExitCode> 
         Ok(s) => s,
         Err(code) => return Ok(code),
     };
-    let opts = match dataplane_options(args) {
+    let opts = match dataplane_options(args, &settings) {
         Ok(o) => o,
         Err(e) => {
             eprintln!("svcc: error: {e}");
@@ -212,6 +212,11 @@ fn once(
         }
         return if outcome.errors.is_empty() { 1 } else { 2 };
     };
+    let (proxy, dataplane) = match opts {
+        Dataplane::Nft(o) => (&o.proxy, crate::plan::view::Dataplane::Nft),
+        Dataplane::Iptables(o) => (&o.proxy, crate::plan::view::Dataplane::Iptables),
+    };
+    super::dataplane::print_assumptions(plan, proxy, dataplane);
     let request = match request(plan, args, opts, input) {
         Ok(r) => r,
         Err(e) => {
@@ -263,18 +268,23 @@ enum Dataplane {
     Iptables(iptables::Options),
 }
 
-fn dataplane_options(args: &ApplyArgs) -> Result<Dataplane, String> {
+fn dataplane_options(args: &ApplyArgs, settings: &Settings) -> Result<Dataplane, String> {
     match args.target {
         DataplaneTarget::Nft => {
-            super::dataplane::nft_options(&args.net, crate::emit::Target::Nft).map(Dataplane::Nft)
+            super::dataplane::nft_options(&args.net, settings, crate::emit::Target::Nft)
+                .map(Dataplane::Nft)
         }
         DataplaneTarget::Iptables => {
             let own = IptablesArgs {
                 family: None,
                 no_jumps: true,
             };
-            let opts =
-                super::dataplane::iptables_options(&args.net, &own, crate::emit::Target::Iptables)?;
+            let opts = super::dataplane::iptables_options(
+                &args.net,
+                &own,
+                settings,
+                crate::emit::Target::Iptables,
+            )?;
             if opts.prefix == "KUBE" {
                 return Err(
                     "--table KUBE would make svcc delete kube-proxy's chains as stale; \
@@ -328,7 +338,7 @@ fn request(
     if args.zone_file.is_some() || args.zone_dir.is_some() {
         let dns_opts = dns_options(
             &args.dns,
-            &args.net.cluster_cidr,
+            &args.net.proxy.cluster_cidr,
             &plan.cluster.service_cidrs,
         )?;
         let rendered = dns::zones(plan, &dns_opts).map_err(|e| e.to_string())?;

@@ -164,6 +164,14 @@ pub struct NftArgs {
     /// prefix of every chain name, at most 7 characters [default: SVCC]
     #[arg(long, help_heading = NFT_HEADING, value_name = "NAME")]
     pub table: Option<String>,
+    #[command(flatten)]
+    pub proxy: ProxyArgs,
+}
+
+/// kube-proxy's configuration of the node, shared by `compile`, `apply` and `trace`: what
+/// changes where traffic goes (`plan::view` decides from it).
+#[derive(Debug, Args)]
+pub struct ProxyArgs {
     /// Pod CIDR(s): ClusterIP traffic from outside them is masqueraded, and pods skip
     /// `externalTrafficPolicy: Local` [default: none, no masquerading of ClusterIP traffic];
     /// with `--target dns --reverse`, they are reverse zones too (endpoint PTRs)
@@ -172,10 +180,25 @@ pub struct NftArgs {
     /// Masquerade all traffic to ClusterIPs
     #[arg(long, help_heading = NFT_HEADING)]
     pub masquerade_all: bool,
-    /// NodePorts answer only on local addresses inside these CIDRs [default: every local
-    /// address but loopback]
+    /// NodePorts answer only on local addresses inside these CIDRs [default: nft, the node
+    /// IPs (--node-ip), else every local address but loopback; iptables, every local address
+    /// but loopback]
     #[arg(long, help_heading = NFT_HEADING, value_delimiter = ',', value_name = "CIDR[,CIDR]")]
     pub nodeport_addresses: Vec<String>,
+    /// The node's primary IPs, at most one per family: nft NodePorts answer there by default,
+    /// traffic from them is the node's own, and a node IP inside `loadBalancerSourceRanges`
+    /// admits the LoadBalancer IPs [default: `[node] ip` of svcc.toml, else unknown]
+    #[arg(long, help_heading = NFT_HEADING, value_delimiter = ',', value_name = "IP[,IP]")]
+    pub node_ip: Vec<String>,
+    /// Bit of the packet mark that asks for masquerading (kube-proxy's
+    /// `--iptables-masquerade-bit`) [default: 14, mark 0x4000]
+    #[arg(long, help_heading = NFT_HEADING, value_name = "BIT",
+          value_parser = clap::value_parser!(u8).range(0..=31))]
+    pub masquerade_bit: Option<u8>,
+    /// iptables: NodePorts also answer on 127.0.0.1 (kube-proxy's
+    /// `--iptables-localhost-nodeports`); the node needs `net.ipv4.conf.all.route_localnet=1`
+    #[arg(long, help_heading = NFT_HEADING)]
+    pub localhost_nodeports: bool,
 }
 
 /// Options of `--target iptables` only.
@@ -303,15 +326,12 @@ pub struct TraceArgs {
     /// The node the packet arrives at (decides which endpoints are local)
     #[arg(long, value_name = "NAME")]
     pub node: Option<String>,
-    /// Pod CIDR(s): ClusterIP traffic from outside is masqueraded; pods short-circuit Local
-    #[arg(long, value_delimiter = ',', value_name = "CIDR[,CIDR]")]
-    pub cluster_cidr: Vec<String>,
-    /// Masquerade all ClusterIP traffic
-    #[arg(long)]
-    pub masquerade_all: bool,
-    /// The ruleset to follow (they differ on packets that match no Service port)
+    /// The ruleset to follow (they differ on NodePort addresses, health-check ports and
+    /// packets that match no Service port)
     #[arg(long, value_enum, default_value_t = crate::explain::trace::Dataplane::Nft)]
     pub target: crate::explain::trace::Dataplane,
+    #[command(flatten)]
+    pub proxy: ProxyArgs,
     /// Output format
     #[arg(long, value_enum, default_value_t = TraceFormat::Human)]
     pub format: TraceFormat,

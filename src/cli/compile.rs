@@ -4,10 +4,11 @@
 
 use super::args::{ClusterArgs, CompileArgs};
 use super::common;
-use super::dataplane::{iptables_options, nft_options, refuse_iptables_flags};
+use super::dataplane::{iptables_options, nft_options, print_assumptions, refuse_iptables_flags};
 use crate::diag::Severity;
 use crate::emit::{self, Target};
 use crate::pipeline;
+use crate::plan::view::Dataplane;
 use crate::plan::LowerOptions;
 use crate::report::{self, Report};
 use std::io::Write;
@@ -19,10 +20,9 @@ pub fn run(cluster: &ClusterArgs, args: &CompileArgs) -> anyhow::Result<ExitCode
         Err(code) => return Ok(code),
     };
     let target_options = match args.target {
-        Target::Iptables => {
-            iptables_options(&args.nft, &args.iptables, args.target).map(TargetOptions::Iptables)
-        }
-        _ => nft_options(&args.nft, args.target)
+        Target::Iptables => iptables_options(&args.nft, &args.iptables, &settings, args.target)
+            .map(TargetOptions::Iptables),
+        _ => nft_options(&args.nft, &settings, args.target)
             .and_then(|o| refuse_iptables_flags(&args.iptables, args.target).map(|()| o))
             .map(TargetOptions::Nft),
     };
@@ -68,7 +68,18 @@ pub fn run(cluster: &ClusterArgs, args: &CompileArgs) -> anyhow::Result<ExitCode
         return Ok(ExitCode::from(common::exit_code(&outcome, false).max(1)));
     };
     if args.target == Target::Dns {
-        return super::dns::run(&plan, &args.dns, &args.nft.cluster_cidr);
+        return super::dns::run(&plan, &args.dns, &args.nft.proxy.cluster_cidr);
+    }
+    if !args.quiet {
+        match (&target_options, args.target) {
+            (TargetOptions::Nft(o), Target::Nft) => {
+                print_assumptions(&plan, &o.proxy, Dataplane::Nft);
+            }
+            (TargetOptions::Iptables(o), _) => {
+                print_assumptions(&plan, &o.proxy, Dataplane::Iptables);
+            }
+            _ => {}
+        }
     }
     // Only the plan is needed from here: the model's memory is handed back while the ruleset
     // is rendered, so a large cluster does not hold both.

@@ -22,8 +22,8 @@ pub fn run(cluster: &ClusterArgs, args: &TraceArgs) -> anyhow::Result<ExitCode> 
         Ok(p) => p,
         Err(e) => return Ok(common::usage(&e)),
     };
-    let cluster_cidrs = match common::cidrs("--cluster-cidr", &args.cluster_cidr) {
-        Ok(c) => c,
+    let proxy = match super::dataplane::proxy(&args.proxy, &settings, args.target) {
+        Ok(p) => p,
         Err(e) => return Ok(common::usage(&e)),
     };
     let compiled = pipeline::compile(
@@ -49,8 +49,7 @@ pub fn run(cluster: &ClusterArgs, args: &TraceArgs) -> anyhow::Result<ExitCode> 
     let opts = TraceOptions {
         from: args.from,
         dataplane: args.target,
-        cluster_cidrs,
-        masquerade_all: args.masquerade_all,
+        proxy,
     };
     let t = trace::trace(plan, &packet, &opts);
     let sources = &compiled.outcome.sources;
@@ -126,16 +125,21 @@ fn human(t: &Trace, sources: &SourceMap) -> String {
         );
     }
     if t.verdict == Verdict::Dnat {
-        let _ = writeln!(
-            s,
-            "  masquerade: {}",
-            if t.masquerade { "yes" } else { "no" }
-        );
+        let masquerade = match &t.masquerade_mark {
+            Some(mark) if t.masquerade => format!("yes (mark {mark})"),
+            _ if t.masquerade => "yes".to_owned(),
+            _ => "no".to_owned(),
+        };
+        let _ = writeln!(s, "  masquerade: {masquerade}");
+    }
+    for note in &t.notes {
+        let _ = writeln!(s, "  note: {note}");
     }
     let verdict = match t.verdict {
         Verdict::Dnat => "DNAT",
         Verdict::Reject => "REJECT",
         Verdict::Drop => "DROP",
+        Verdict::Accept => "ACCEPT",
         Verdict::None => "not a Service address",
     };
     let _ = writeln!(s, "  verdict: {verdict}: {}", t.reason);

@@ -18,12 +18,19 @@
 //! - Every DNS name the cluster zone could hold for a Service was checked by lowering
 //!   ([`dns`]); the ones that cannot exist in DNS are listed in [`ServicePlan::dns_omitted`]
 //!   (and were reported as `dns-name-too-long`), so the DNS target never meets one.
+//!
+//! What kube-proxy does with a Service port in one address family (the chains serving
+//! internal and external traffic, masquerading, drop or reject) is decided from the plan by
+//! [`view`], once, for every dataplane target and for `svcc trace`.
 
 pub mod allocate;
 pub mod dns;
+pub mod family;
 pub mod lower;
 mod no_endpoints;
+pub mod view;
 
+pub use family::Family;
 pub use lower::{lower, LowerOptions};
 
 use crate::source::Span;

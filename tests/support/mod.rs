@@ -5,7 +5,10 @@
 
 pub mod dns_server;
 pub mod netns;
+pub mod oracle;
+pub mod oracle_net;
 mod require;
+pub mod scenarios;
 pub mod traffic;
 
 // Each test crate uses part of these.

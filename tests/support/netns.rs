@@ -55,10 +55,12 @@ pub const SERVER_PORTS: [u16; 2] = [8080, 5353];
 pub const COMMAND_LIMIT: Duration = Duration::from_secs(20);
 /// Limit for a whole test from the moment its topology exists: probes get only what is left.
 pub const TEST_LIMIT: Duration = Duration::from_secs(120);
+/// Limit for a whole kube-proxy oracle test (many runs, each with its ruleset).
+pub const ORACLE_LIMIT: Duration = Duration::from_secs(600);
 /// Limit for a server to bind its sockets and say so.
 const READY_LIMIT: Duration = Duration::from_secs(10);
 
-const SERVER_PY: &str = include_str!("e2e_server.py");
+pub const SERVER_PY: &str = include_str!("e2e_server.py");
 pub const CLIENT_PY: &str = include_str!("e2e_client.py");
 
 /// Address of pod `n` (1-based).
@@ -305,7 +307,7 @@ pub struct Process {
 
 impl Process {
     /// Starts `cmd` and waits (bounded) until it prints `ready`.
-    fn start_ready(mut cmd: Command, what: &str) -> Process {
+    pub fn start_ready(mut cmd: Command, what: &str) -> Process {
         let mut child = cmd
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())

@@ -5,6 +5,7 @@
 use super::netns::{run_bounded, Netns, Topology, CLIENT_PY};
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
+use std::process::Command;
 use std::time::Duration;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -65,7 +66,7 @@ impl Probe {
     }
 
     /// Runs the probe from `ns` (the client, or a pod acting as a client).
-    pub fn run_in(&self, topology: &Topology, ns: &Netns) -> Tally {
+    pub fn run_in(&self, topology: &impl Harness, ns: &Netns) -> Tally {
         let proto = match self.proto {
             Proto::Tcp => "tcp",
             Proto::Udp => "udp",
@@ -122,6 +123,28 @@ impl std::fmt::Display for Probe {
             write!(f, " from {source}")?;
         }
         Ok(())
+    }
+}
+
+/// What a probe needs from the namespaces it runs in: the time left, Python, and a way to
+/// fail with the state worth seeing.
+pub trait Harness {
+    fn time_left(&self) -> Duration;
+    fn python_in(&self, ns: &Netns) -> Command;
+    fn fail(&self, message: &str) -> !;
+}
+
+impl Harness for Topology {
+    fn time_left(&self) -> Duration {
+        Topology::time_left(self)
+    }
+
+    fn python_in(&self, ns: &Netns) -> Command {
+        Topology::python_in(self, ns)
+    }
+
+    fn fail(&self, message: &str) -> ! {
+        Topology::fail(self, message)
     }
 }
 

@@ -44,7 +44,9 @@
 //! contributes that family's addresses, source ranges and endpoints. `svcc compile` warns on
 //! stderr when the plan has addresses of the family it did not write.
 //!
-//! **Per Service port** (kube-proxy's rules):
+//! **Per Service port** (kube-proxy's rules), lowered from `plan::view`
+//! ([`crate::plan::view`]), which decides for this target, the nft target and `svcc trace`
+//! alike (`ruleset/port.rs` only writes, one function per job):
 //! - nat `SERVICES`: clusterIP and port to `SVC` (`SVL` with `internalTrafficPolicy: Local`);
 //!   externalIPs to `EXT`; LoadBalancer IPs to `EXT`, or to `FW` when source ranges apply;
 //!   last, local destinations (`-m addrtype --dst-type LOCAL`) go on to `NODEPORTS`, which
@@ -64,29 +66,46 @@
 //! - No usable endpoint: no nat chains; filter `SERVICES` (clusterIP) and
 //!   `EXTERNAL-SERVICES`/`NODEPORTS` (externalIPs, LoadBalancer IPs, NodePorts) `REJECT`
 //!   (ICMP port unreachable). Endpoints, but none for a Local policy: `DROP` instead.
-//! - Masquerade: `MARK-MASQ` ORs mark `0x4000`; nat `POSTROUTING` returns for unmarked
+//! - Masquerade: `MARK-MASQ` ORs the mark (`1 << --masquerade-bit`, `0x4000` by default, as
+//!   kube-proxy's `--iptables-masquerade-bit` 14); nat `POSTROUTING` returns for unmarked
 //!   packets, clears the mark (so a packet is not masqueraded twice) and masquerades with
 //!   `--random-fully`. filter `FORWARD` drops `INVALID` conntrack state and accepts marked or
 //!   established forwarded traffic, as kube-proxy does.
 //!
-//! **NodePorts.** By default on every local address but loopback
-//! (`-m addrtype --dst-type LOCAL ! -d 127.0.0.0/8`, `::1/128`); svcc never sets
-//! `route_localnet`, so localhost NodePorts (an iptables-mode default) do not exist. With
-//! `--nodeport-addresses CIDR,…`, on local addresses inside the CIDRs of the family (a family
-//! with none gets no NodePorts), loopback still excluded. NodePorts are not subject to
-//! `loadBalancerSourceRanges`, as in kube-proxy.
+//! **NodePorts.** As kube-proxy's iptables mode, on every local address
+//! (`-m addrtype --dst-type LOCAL`) whatever the node IPs: but loopback
+//! (`! -d 127.0.0.0/8`, `::1/128`) unless `--localhost-nodeports` (IPv4 only, as kube-proxy's
+//! `--iptables-localhost-nodeports`, its default): then NodePorts answer on `127.0.0.1` too,
+//! masqueraded, and filter `PROXY-FIREWALL` drops new connections to `127.0.0.0/8` from
+//! elsewhere that were not DNATed (kube-proxy's `KUBE-FIREWALL` rule against CVE-2020-8558).
+//! The node must have `net.ipv4.conf.all.route_localnet=1`, which kube-proxy sets and svcc
+//! does not. With `--nodeport-addresses CIDR,…`, on local addresses inside the CIDRs of the
+//! family (a family with none gets no NodePorts), loopback only with `--localhost-nodeports`
+//! (a loopback CIDR without it is refused: it would do nothing). NodePorts are not subject to
+//! `loadBalancerSourceRanges`, as in kube-proxy. A Service's `healthCheckNodePort` is accepted
+//! on local addresses (filter `EXTERNAL-SERVICES`), as kube-proxy opens it for its health-check
+//! server.
+//!
+//! **Node addresses.** `--node-ip IP[,IP]` (or `[node] ip` in svcc.toml): a node IP inside a
+//! `loadBalancerSourceRanges` range admits the LoadBalancer IPs as sources of the `FW` chain,
+//! as kube-proxy does. Without node IPs they are not admitted, and the input says so in an
+//! `# assumed:` comment (`svcc compile` and `apply` also on stderr). Traffic from the node
+//! itself is recognised by `-m addrtype --src-type LOCAL`, which needs no node IP.
 //!
 //! **Differences from kube-proxy, on purpose.** The REJECT/DROP rules for NodePorts without
 //! endpoints live in filter `NODEPORTS`, reached from the end of `EXTERNAL-SERVICES` with the
-//! same destination match as nat (kube-proxy keeps them in `EXTERNAL-SERVICES` and uses filter
-//! `KUBE-NODEPORTS` for health-check ports). svcc runs no health-check server, so it writes no
-//! ACCEPT for `healthCheckNodePort`. It does not know node IPs: `--nodeport-addresses` are
-//! matched as CIDRs, and LoadBalancer IPs are never added as allowed sources of a firewall
-//! chain. The no-op last rule of kube-proxy's `FW` chains is left out. One pod CIDR per
-//! family (kube-proxy's ClusterCIDR detector takes one); more is an error. Comments name svcc
-//! instead of Kubernetes; the mark is printed `0x4000` (kube-proxy prints `0x00004000`).
-//! Unlike nft mode (and svcc's nft target), iptables mode neither rejects unknown ports of a
-//! clusterIP nor drops unused service-CIDR addresses, and neither does this target.
+//! same destination match as nat (kube-proxy keeps them in `EXTERNAL-SERVICES`). The
+//! `healthCheckNodePort` ACCEPT sits in `EXTERNAL-SERVICES`, which `INPUT` enters for new
+//! connections only (kube-proxy jumps from `INPUT` to `KUBE-NODEPORTS` for every packet): a
+//! host firewall must let established traffic through, as they do. The localnet DROP sits in
+//! `PROXY-FIREWALL` (new connections) rather than a `KUBE-FIREWALL` chain of its own, so the
+//! jumps from built-in chains stay the same whatever the flags. The no-op last rule of
+//! kube-proxy's `FW` chains is left out. One pod CIDR per family (kube-proxy's ClusterCIDR
+//! detector takes one); more is an error. Comments name svcc instead of Kubernetes; the mark
+//! is printed `0x4000` (kube-proxy prints `0x00004000`). Unlike nft mode (and svcc's nft
+//! target), iptables mode neither rejects unknown ports of a clusterIP nor drops unused
+//! service-CIDR addresses, and neither does this target. kube-proxy's own packet-flow tests
+//! (`corpus/kube-proxy/`) agree with this target in the kernel, case for case.
 //!
 //! **Order.** `*filter` then `*nat`; in each, the shared chains' declarations, then the
 //! per-service ones sorted by name; the shared chains' fixed rules; then each Service port in
@@ -103,36 +122,19 @@ pub mod restore;
 mod ruleset;
 
 pub use restore::{Jump, Table};
-pub use ruleset::MASQ_MARK;
 
+use crate::plan::view::{Dataplane, Proxy, ProxyError};
 use crate::plan::Plan;
-use ipnet::IpNet;
 use std::io::{self, Write};
-use std::net::IpAddr;
 
 /// The default chain prefix.
 pub const DEFAULT_PREFIX: &str = "SVCC";
 
-/// The address family of one restore input.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, clap::ValueEnum)]
-pub enum Family {
-    /// `iptables-restore` input
-    #[default]
-    Ipv4,
-    /// `ip6tables-restore` input
-    Ipv6,
-}
+/// The address family of one restore input (one type with the plan's).
+pub use crate::plan::Family;
 
+/// The tools of each family.
 impl Family {
-    pub const ALL: [Family; 2] = [Family::Ipv4, Family::Ipv6];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Family::Ipv4 => "IPv4",
-            Family::Ipv6 => "IPv6",
-        }
-    }
-
     /// The tool that loads this family's input.
     pub fn restore_tool(self) -> &'static str {
         match self {
@@ -156,51 +158,19 @@ impl Family {
             Family::Ipv6 => "ip6tables-save",
         }
     }
-
-    pub fn has(self, ip: IpAddr) -> bool {
-        matches!(
-            (self, ip),
-            (Family::Ipv4, IpAddr::V4(_)) | (Family::Ipv6, IpAddr::V6(_))
-        )
-    }
-
-    fn ips(self, ips: &[IpAddr]) -> Vec<IpAddr> {
-        ips.iter().copied().filter(|&ip| self.has(ip)).collect()
-    }
-
-    /// The networks of this family, aggregated.
-    fn nets(self, nets: &[IpNet]) -> Vec<IpNet> {
-        let nets: Vec<IpNet> = nets
-            .iter()
-            .filter(|n| self.has(n.addr()))
-            .copied()
-            .collect();
-        IpNet::aggregate(&nets)
-    }
-
-    /// The loopback network, where NodePorts never answer.
-    pub fn loopback(self) -> IpNet {
-        match self {
-            Family::Ipv4 => "127.0.0.0/8".parse().expect("valid CIDR"),
-            Family::Ipv6 => "::1/128".parse().expect("valid CIDR"),
-        }
-    }
 }
 
-/// What the iptables target needs beyond the plan: kube-proxy's knobs and where to write.
+/// What the iptables target needs beyond the plan: where to write, and kube-proxy's knobs.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Options {
     /// Prefix of every chain name (`SVCC-SERVICES`, …).
     pub prefix: String,
     /// The family this input is for.
     pub family: Family,
-    /// Pod CIDR, at most one per family (kube-proxy `--cluster-cidr`): ClusterIP traffic from
-    /// outside it is masqueraded, and pods skip `externalTrafficPolicy: Local`.
-    pub cluster_cidrs: Vec<IpNet>,
-    /// Masquerade all ClusterIP traffic (kube-proxy `--masquerade-all`).
-    pub masquerade_all: bool,
-    /// Where NodePorts answer; empty: every local address but loopback.
-    pub nodeport_addresses: Vec<IpNet>,
+    /// The node's proxy configuration (pod CIDRs, at most one per family as kube-proxy's
+    /// ClusterCIDR detector takes; `--masquerade-all`, node IPs, `--nodeport-addresses`,
+    /// `--localhost-nodeports`, the masquerade bit), from which `plan::view` decides.
+    pub proxy: Proxy,
     /// Write the jumps from built-in chains (`-I PREROUTING 1 …`); see the module doc.
     pub jumps: bool,
 }
@@ -210,9 +180,7 @@ impl Default for Options {
         Options {
             prefix: DEFAULT_PREFIX.to_owned(),
             family: Family::Ipv4,
-            cluster_cidrs: Vec::new(),
-            masquerade_all: false,
-            nodeport_addresses: Vec::new(),
+            proxy: Proxy::default(),
             jumps: true,
         }
     }
@@ -224,18 +192,9 @@ impl Options {
         if !names::is_prefix(&self.prefix) {
             return Err(Error::Prefix(self.prefix.clone()));
         }
-        for net in &self.nodeport_addresses {
-            let family = if net.addr().is_ipv4() {
-                Family::Ipv4
-            } else {
-                Family::Ipv6
-            };
-            if family.loopback().contains(net) {
-                return Err(Error::LoopbackNodePorts(*net));
-            }
-        }
+        self.proxy.validate(Dataplane::Iptables)?;
         for family in Family::ALL {
-            let pods = family.nets(&self.cluster_cidrs);
+            let pods = self.proxy.pods(family);
             if pods.len() > 1 {
                 return Err(Error::ClusterCidrs {
                     family: family.name(),
@@ -254,8 +213,8 @@ pub enum Error {
          (at most 7, so that chain names fit iptables' 28)"
     )]
     Prefix(String),
-    #[error("--nodeport-addresses `{0}` is loopback, where NodePorts never answer")]
-    LoopbackNodePorts(IpNet),
+    #[error(transparent)]
+    Proxy(#[from] ProxyError),
     #[error(
         "the iptables target takes one --cluster-cidr per family (kube-proxy's ClusterCIDR \
          detector), got {family} {}", cidrs.join(", ")
@@ -318,6 +277,19 @@ pub fn is_own_chain(prefix: &str, chain: &str) -> bool {
 mod tests {
     use super::*;
 
+    fn proxy(nodeport_addresses: &[&str], localhost: bool, pods: &[&str]) -> Options {
+        let nets = |l: &[&str]| l.iter().map(|n| n.parse().unwrap()).collect();
+        Options {
+            proxy: Proxy {
+                nodeport_addresses: nets(nodeport_addresses),
+                localhost_nodeports: localhost,
+                cluster_cidrs: nets(pods),
+                ..Proxy::default()
+            },
+            ..Options::default()
+        }
+    }
+
     #[test]
     fn options_are_checked() {
         assert!(Options::default().validate().is_ok());
@@ -329,33 +301,14 @@ mod tests {
                 },
                 false,
             ),
+            (proxy(&["127.0.0.1/32"], false, &[]), false),
+            // Loopback NodePorts with --localhost-nodeports (IPv4 only).
+            (proxy(&["127.0.0.1/32"], true, &[]), true),
+            (proxy(&["::1/128"], true, &[]), false),
+            (proxy(&[], false, &["10.0.0.0/16", "10.2.0.0/16"]), false),
+            // Adjacent networks aggregate to one.
             (
-                Options {
-                    nodeport_addresses: vec!["127.0.0.1/32".parse().unwrap()],
-                    ..Options::default()
-                },
-                false,
-            ),
-            (
-                Options {
-                    cluster_cidrs: vec![
-                        "10.0.0.0/16".parse().unwrap(),
-                        "10.2.0.0/16".parse().unwrap(),
-                    ],
-                    ..Options::default()
-                },
-                false,
-            ),
-            (
-                // Adjacent networks aggregate to one.
-                Options {
-                    cluster_cidrs: vec![
-                        "10.0.0.0/16".parse().unwrap(),
-                        "10.1.0.0/16".parse().unwrap(),
-                        "fd00::/64".parse().unwrap(),
-                    ],
-                    ..Options::default()
-                },
+                proxy(&[], false, &["10.0.0.0/16", "10.1.0.0/16", "fd00::/64"]),
                 true,
             ),
         ] {

@@ -18,9 +18,13 @@
 //! **Families.** Each family's table is what a kube-proxy for that family would write: a
 //! Service counts only if it has a clusterIP of the family; it then contributes that family's
 //! clusterIP, externalIPs, LoadBalancer IPs, source ranges and endpoints, and its NodePorts.
-//! The plan's endpoint choices (`cluster`, `local`) are filtered to the family; no other
-//! choice is made here. Headless and ExternalName Services have no clusterIP and produce
-//! nothing.
+//! Headless and ExternalName Services have no clusterIP and produce nothing.
+//!
+//! **Decisions come from the view.** Every per-port decision (which chain each address goes
+//! to, the endpoints of each policy chain, masquerading, the external chain's rules, the
+//! firewall's admitted sources, drop or reject) is `plan::view`'s ([`crate::plan::view`]),
+//! the same that the iptables target and `svcc trace` read; this target only writes it in
+//! nft's words (`ruleset/port.rs`, one function per job).
 //!
 //! **Layout** (kube-proxy's current one, with base-chain priorities):
 //! `filter-prerouting-pre-dnat` and `filter-output-pre-dnat` (-110) jump to `firewall-check`
@@ -40,7 +44,7 @@
 //! last one plain `goto`), each endpoint equally likely; above 64 with one rule
 //! `numgen random mod N vmap { 0 : goto endpoint-… , … }`. **Departure from kube-proxy**, which
 //! always uses the vmap: every vmap is an anonymous set, and loading thousands of them in one
-//! table is quadratic (10,000 Services took over five minutes to load; see `ruleset.rs`);
+//! table is quadratic (10,000 Services took over five minutes to load; see `ruleset/mod.rs`);
 //! `endpoint-` chains mark hairpin traffic (the endpoint reaching itself) for masquerade and
 //! DNAT; `external-` chains handle NodePort, externalIP and LoadBalancer traffic;
 //! `firewall-` chains drop sources outside `loadBalancerSourceRanges`.
@@ -58,26 +62,39 @@
 //! - Wrong port on a clusterIP: `reject`; an address of the service CIDR that no Service
 //!   uses: `drop` (`cluster-ips-check`).
 //!
-//! **Masquerade.** `mark-for-masquerade` sets mark `0x4000`; `masquerading` clears it and
+//! **Masquerade.** `mark-for-masquerade` sets the mark (`1 << --masquerade-bit`, `0x4000` by
+//! default, as kube-proxy's `--iptables-masquerade-bit` 14); `masquerading` clears it and
 //! masquerades (`fully-random`). ClusterIP traffic is marked when it does not come from a
 //! pod (`--cluster-cidr`), or always with `--masquerade-all`; without either it never is
 //! (as kube-proxy without a local-traffic detector). External traffic under Cluster policy is
 //! always marked, under Local policy only when it comes from the node itself.
 //!
-//! **NodePorts.** By default on every local address but loopback
-//! (`fib daddr type local ip daddr != 127.0.0.0/8`, `ip6 daddr != ::1`). svcc does not know
-//! the node's addresses, so `--nodeport-addresses CIDR,…` fills the interval set
-//! `nodeport-ips` with the CIDRs of each family and NodePorts answer on local addresses
-//! inside them (a family with no such CIDR gets no NodePorts); loopback stays excluded.
-//! NodePorts are not subject to `loadBalancerSourceRanges`, as in kube-proxy, and
-//! `healthCheckNodePort` gets no rule (kube-proxy's nftables mode opens no firewall holes).
+//! **Node addresses.** `--node-ip IP[,IP]` (or `[node] ip` in svcc.toml) gives the node's
+//! primary IPs, as kube-proxy knows them from its Node object. With them, NodePorts answer on
+//! those IPs only (the interval set `nodeport-ips`, kube-proxy's default
+//! `--nodeport-addresses primary`; a family without a node IP gets no NodePorts), and a node
+//! IP inside a `loadBalancerSourceRanges` range admits the LoadBalancer IPs as sources (the
+//! node's own traffic to a LoadBalancer IP it holds leaves with that IP as source). Traffic
+//! from the node itself is recognised by `fib saddr type local`, which needs no node IP.
+//! Without node IPs, NodePorts answer on every local address but loopback
+//! (`fib daddr type local ip daddr != 127.0.0.0/8`, `ip6 daddr != ::1`), LoadBalancer IPs are
+//! not admitted, and the batch says so in `# assumed:` comments (`svcc compile` and `apply`
+//! also on stderr). `--nodeport-addresses CIDR,…` wins over both: NodePorts answer on local
+//! addresses inside the CIDRs of each family, loopback excluded, as kube-proxy answers on the
+//! node's addresses inside them. NodePorts are not subject to `loadBalancerSourceRanges`, as
+//! in kube-proxy, and `healthCheckNodePort` gets no rule (kube-proxy's nftables mode opens no
+//! firewall holes).
 //!
-//! **Differences from kube-proxy, on purpose.** svcc does not know node IPs, so it never adds
-//! LoadBalancer IPs as allowed sources when a node IP is inside a source range (kube-proxy
-//! does), and matches `--nodeport-addresses` as CIDRs instead of node IPs. Source ranges of
+//! **Differences from kube-proxy, on purpose.** NodePort addresses are matched in the kernel
+//! (`fib daddr type local` and the set) rather than listed at sync time from the node's
+//! interfaces; with `--node-ip` the set holds the node IPs, and `fib` keeps a wrong
+//! `--node-ip` from opening NodePorts on an address the node does not have. Source ranges of
 //! only the other family make the firewall drop every source of this family (fail closed).
 //! When two Services claim the same map key (an externalIP and port, say), the first in plan
-//! order keeps it; nft would refuse the batch otherwise. The mark is printed `0x4000`.
+//! order keeps it; nft would refuse the batch otherwise. Endpoints are picked by rules up to
+//! 64 endpoints (above, kube-proxy's `numgen` vmap). The mark is printed `0x4000`
+//! (kube-proxy: `0x00004000`). kube-proxy's own packet-flow tests (`corpus/kube-proxy/`)
+//! agree with this target in the kernel, case for case.
 //!
 //! **Order inside the batch**, per family: the table, chains, sets and maps, rules, elements
 //! (an element's verdict names a chain and a rule names sets and maps, so each command only
@@ -96,9 +113,9 @@ pub mod names;
 pub mod objects;
 mod ruleset;
 
-use ipnet::IpNet;
 use std::io::{self, Write};
 
+use crate::plan::view::{Dataplane, Proxy, ProxyError};
 use crate::plan::Plan;
 use objects::Transaction;
 
@@ -108,27 +125,21 @@ pub const DEFAULT_TABLE: &str = "svcc";
 /// Longest `--table` name.
 pub const MAX_TABLE_NAME: usize = 64;
 
-/// What the nft target needs beyond the plan: kube-proxy's knobs.
+/// What the nft target needs beyond the plan: the table's name and kube-proxy's knobs.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Options {
     /// Name of the `ip` and `ip6` tables.
     pub table: String,
-    /// Pod CIDRs (kube-proxy `--cluster-cidr`): ClusterIP traffic from outside them is
-    /// masqueraded, and pods skip `externalTrafficPolicy: Local`. Empty: no detector.
-    pub cluster_cidrs: Vec<IpNet>,
-    /// Masquerade all ClusterIP traffic (kube-proxy `--masquerade-all`).
-    pub masquerade_all: bool,
-    /// Where NodePorts answer; empty: every local address but loopback.
-    pub nodeport_addresses: Vec<IpNet>,
+    /// The node's proxy configuration (pod CIDRs, `--masquerade-all`, node IPs,
+    /// `--nodeport-addresses`, the masquerade bit), from which `plan::view` decides.
+    pub proxy: Proxy,
 }
 
 impl Default for Options {
     fn default() -> Self {
         Options {
             table: DEFAULT_TABLE.to_owned(),
-            cluster_cidrs: Vec::new(),
-            masquerade_all: false,
-            nodeport_addresses: Vec::new(),
+            proxy: Proxy::default(),
         }
     }
 }
@@ -137,12 +148,7 @@ impl Options {
     /// Checks the options as `write` does; the CLI calls it to report bad flags early.
     pub fn validate(&self) -> Result<(), Error> {
         validate_table_name(&self.table)?;
-        for net in &self.nodeport_addresses {
-            let family = objects::Family::of(net.addr());
-            if family.loopback_net().contains(net) {
-                return Err(Error::LoopbackNodePorts(*net));
-            }
-        }
+        self.proxy.validate(Dataplane::Nft)?;
         Ok(())
     }
 }
@@ -167,8 +173,8 @@ pub enum Error {
          (at most 64)"
     )]
     TableName(String),
-    #[error("--nodeport-addresses `{0}` is loopback, where NodePorts never answer")]
-    LoopbackNodePorts(IpNet),
+    #[error(transparent)]
+    Proxy(#[from] ProxyError),
     /// A name or text that nft would misread; the plan's invariants rule it out.
     #[error("{kind} `{name}`: {reason}")]
     Invalid {
@@ -234,7 +240,10 @@ mod tests {
             ("::/0", true),
         ] {
             let opts = Options {
-                nodeport_addresses: vec![cidr.parse().unwrap()],
+                proxy: Proxy {
+                    nodeport_addresses: vec![cidr.parse().unwrap()],
+                    ..Proxy::default()
+                },
                 ..Options::default()
             };
             assert_eq!(opts.validate().is_ok(), ok, "{cidr}");

@@ -11,61 +11,32 @@ use super::names::{is_comment, is_identifier};
 use super::Error;
 use std::fmt::Write as _;
 use std::io::Write;
-use std::net::IpAddr;
 
-/// Address family of a table.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Family {
-    /// `ip`: IPv4.
-    Ip,
-    /// `ip6`: IPv6.
-    Ip6,
-}
+pub use crate::plan::Family;
 
+/// How nft writes a family.
 impl Family {
-    pub const ALL: [Family; 2] = [Family::Ip, Family::Ip6];
-
-    pub fn of(ip: IpAddr) -> Family {
-        match ip {
-            IpAddr::V4(_) => Family::Ip,
-            IpAddr::V6(_) => Family::Ip6,
-        }
-    }
-
     /// The table family, which is also the payload keyword (`ip daddr`, `ip6 saddr`).
     pub fn as_str(self) -> &'static str {
         match self {
-            Family::Ip => "ip",
-            Family::Ip6 => "ip6",
+            Family::Ipv4 => "ip",
+            Family::Ipv6 => "ip6",
         }
     }
 
     /// The data type of an address (`type ipv4_addr`).
     pub fn addr_type(self) -> &'static str {
         match self {
-            Family::Ip => "ipv4_addr",
-            Family::Ip6 => "ipv6_addr",
+            Family::Ipv4 => "ipv4_addr",
+            Family::Ipv6 => "ipv6_addr",
         }
     }
 
-    /// The loopback addresses, which never accept NodePort traffic.
-    pub fn loopback(self) -> &'static str {
+    /// The loopback addresses, which never accept NodePort traffic, as nft writes them.
+    pub fn loopback_text(self) -> &'static str {
         match self {
-            Family::Ip => "127.0.0.0/8",
-            Family::Ip6 => "::1",
-        }
-    }
-
-    /// [`Family::loopback`] as a network.
-    pub fn loopback_net(self) -> ipnet::IpNet {
-        match self {
-            Family::Ip => ipnet::Ipv4Net::new(std::net::Ipv4Addr::LOCALHOST, 8)
-                .expect("valid prefix")
-                .trunc()
-                .into(),
-            Family::Ip6 => ipnet::Ipv6Net::new(std::net::Ipv6Addr::LOCALHOST, 128)
-                .expect("valid prefix")
-                .into(),
+            Family::Ipv4 => "127.0.0.0/8",
+            Family::Ipv6 => "::1",
         }
     }
 }
@@ -598,7 +569,7 @@ mod tests {
 
     fn line(verb: Verb, object: impl Into<Object>) -> Result<String, Error> {
         let mut tx = Transaction::new();
-        tx.push(verb, &TableRef::new(Family::Ip, "svcc"), object);
+        tx.push(verb, &TableRef::new(Family::Ipv4, "svcc"), object);
         tx.to_text().map(|t| t.trim_end().to_owned())
     }
 
@@ -698,7 +669,7 @@ mod tests {
     #[test]
     fn ip6_table_and_set_element() {
         let mut tx = Transaction::new();
-        let t = TableRef::new(Family::Ip6, "svcc");
+        let t = TableRef::new(Family::Ipv6, "svcc");
         tx.add(
             &t,
             Chain::base("filter-input", ChainType::Filter, Hook::Input, 0),
@@ -726,10 +697,10 @@ mod tests {
     /// error sticks: nothing is written.
     #[test]
     fn refuses_injection() {
-        let t = TableRef::new(Family::Ip, "svcc");
+        let t = TableRef::new(Family::Ipv4, "svcc");
         let bad: Vec<(TableRef, Object)> = vec![
             (
-                TableRef::new(Family::Ip, "svcc; flush ruleset"),
+                TableRef::new(Family::Ipv4, "svcc; flush ruleset"),
                 Table::default().into(),
             ),
             (t.clone(), Chain::regular("a\nflush ruleset").into()),
