@@ -373,8 +373,14 @@ fn dry_run_prints_unified_hunks_and_changes_nothing() {
         rules.lines().any(|l| l.starts_with(" add ")),
         "context: {out}"
     );
-    // The zone has no endpoint IPs of a ClusterIP Service: unchanged.
-    assert!(out.contains("db.cluster.local: unchanged"), "{out}");
+    // The zone names each endpoint (CoreDNS answers them for any Service): its hunk
+    // trades the old address for the new one, and the file itself is untouched.
+    let zone_hunks = out
+        .split_once("db.cluster.local: changes\n")
+        .map(|(_, z)| z)
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(zone_hunks.contains("\n-10-244-0-5.web.default.svc.cluster.local."), "{out}");
+    assert!(zone_hunks.contains("\n+10-244-0-9.web.default.svc.cluster.local."), "{out}");
     assert_eq!(node.calls().len(), calls, "a dry run calls no nft");
     assert_eq!(node.zone(), zone);
 }
