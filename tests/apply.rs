@@ -379,8 +379,14 @@ fn dry_run_prints_unified_hunks_and_changes_nothing() {
         .split_once("db.cluster.local: changes\n")
         .map(|(_, z)| z)
         .unwrap_or_else(|| panic!("{out}"));
-    assert!(zone_hunks.contains("\n-10-244-0-5.web.default.svc.cluster.local."), "{out}");
-    assert!(zone_hunks.contains("\n+10-244-0-9.web.default.svc.cluster.local."), "{out}");
+    assert!(
+        zone_hunks.contains("\n-10-244-0-5.web.default.svc.cluster.local."),
+        "{out}"
+    );
+    assert!(
+        zone_hunks.contains("\n+10-244-0-9.web.default.svc.cluster.local."),
+        "{out}"
+    );
     assert_eq!(node.calls().len(), calls, "a dry run calls no nft");
     assert_eq!(node.zone(), zone);
 }
