@@ -100,7 +100,7 @@ fn unchanged_input_makes_no_nft_call_at_all() {
     );
     assert!(node.calls()[0].ends_with("-c -f -") && node.calls()[1].ends_with(" -f -"));
     assert!(
-        stderr(&o).contains("svcc apply: applied ruleset and 1 zone file(s)"),
+        stderr(&o).contains("svcc apply: applied ruleset (whole) and 1 zone file(s)"),
         "{}",
         stderr(&o)
     );

@@ -20,7 +20,7 @@ pub mod iptables;
 pub mod runner;
 
 use crate::emit::hash::sha256;
-use runner::{RunError, Runner};
+use runner::{Loaded, RunError, Runner};
 use std::path::{Path, PathBuf};
 
 /// What one run should make true.
@@ -44,7 +44,11 @@ pub struct Request {
 #[derive(Debug, PartialEq, Eq)]
 pub enum Applied {
     NoChange,
-    Changed { ruleset: bool, zones: usize },
+    /// `ruleset` says how the ruleset was loaded, `None` when it was unchanged.
+    Changed {
+        ruleset: Option<Loaded>,
+        zones: usize,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -125,10 +129,16 @@ pub fn apply(req: &Request, runner: &mut dyn Runner) -> Result<Applied, ApplyErr
             source,
         })?;
     }
-    if ruleset_changed {
-        runner.check(&req.ruleset)?;
-        runner.apply(&req.ruleset)?;
-    }
+    let loaded = if ruleset_changed {
+        let old = last_ruleset(&req.state_dir);
+        Some(if req.force || old.is_empty() {
+            runner.load(&req.ruleset)?
+        } else {
+            runner.change(&old, &req.ruleset)?
+        })
+    } else {
+        None
+    };
     for (path, text) in &changed_zones {
         fsutil::write_atomic(path, text.as_bytes()).map_err(|source| ApplyError::ZoneDir {
             path: path.display().to_string(),
@@ -141,7 +151,7 @@ pub fn apply(req: &Request, runner: &mut dyn Runner) -> Result<Applied, ApplyErr
     save_state(&req.state_dir, &req.ruleset, &req.plan_json)?;
     save_input(&req.state_dir, req)?;
     Ok(Applied::Changed {
-        ruleset: ruleset_changed,
+        ruleset: loaded,
         zones: changed_zones.len(),
     })
 }
@@ -306,7 +316,7 @@ mod tests {
         assert_eq!(
             apply(&req, &mut fake).unwrap(),
             Applied::Changed {
-                ruleset: true,
+                ruleset: Some(Loaded::Whole),
                 zones: 1
             }
         );
@@ -323,7 +333,7 @@ mod tests {
         assert_eq!(
             apply(&req2, &mut fake).unwrap(),
             Applied::Changed {
-                ruleset: false,
+                ruleset: None,
                 zones: 1
             }
         );

@@ -27,6 +27,32 @@ pub trait Runner {
     fn check(&mut self, ruleset: &[u8]) -> Result<(), RunError>;
     /// Applies a ruleset in one transaction.
     fn apply(&mut self, ruleset: &[u8]) -> Result<(), RunError>;
+
+    /// Loads `new` whole: the first apply, `--force`, or when nothing earlier is known. The
+    /// default tests it, then applies it.
+    fn load(&mut self, new: &[u8]) -> Result<Loaded, RunError> {
+        self.check(new)?;
+        self.apply(new)?;
+        Ok(Loaded::Whole)
+    }
+
+    /// Replaces `old` (what svcc applied last, as its state says) by `new`. A runner that can
+    /// send only the difference does so, and loads `new` whole when the live tables are not
+    /// what `old` made them; the default always loads `new` whole.
+    fn change(&mut self, old: &[u8], new: &[u8]) -> Result<Loaded, RunError> {
+        let _ = old;
+        self.load(new)
+    }
+}
+
+/// How a changed ruleset reached the kernel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Loaded {
+    /// The whole ruleset, in one transaction.
+    Whole,
+    /// Only the difference from the last applied ruleset, in one transaction of `commands`
+    /// commands (or restore lines).
+    Delta { commands: usize },
 }
 
 /// Finds an executable on PATH.

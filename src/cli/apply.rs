@@ -5,7 +5,7 @@ use super::args::{ApplyArgs, ClusterArgs, DataplaneTarget, IptablesArgs};
 use super::common::input_settings;
 use super::dataplane::dns_options;
 use crate::apply::iptables::{self as ipt_apply, IptablesApply, SystemXtables};
-use crate::apply::runner::{NftRunner, RunError, Runner};
+use crate::apply::runner::{Loaded, NftRunner, RunError, Runner};
 use crate::apply::{self, Applied, ApplyError, Request};
 use crate::emit::{dns, iptables, nft};
 use crate::pipeline::{self, Settings};
@@ -243,10 +243,17 @@ fn once(
             0
         }
         Ok(Applied::Changed { ruleset, zones }) => {
-            let what = match (ruleset, zones) {
-                (true, 0) => "ruleset".to_owned(),
-                (true, n) => format!("ruleset and {n} zone file(s)"),
-                (false, n) => format!("{n} zone file(s)"),
+            let rules = match ruleset {
+                Some(Loaded::Whole) => Some("ruleset (whole)".to_owned()),
+                Some(Loaded::Delta { commands }) => {
+                    Some(format!("ruleset (delta of {commands} commands)"))
+                }
+                None => None,
+            };
+            let what = match (rules, zones) {
+                (Some(r), 0) => r,
+                (Some(r), n) => format!("{r} and {n} zone file(s)"),
+                (None, n) => format!("{n} zone file(s)"),
             };
             eprintln!("svcc apply: applied {what} ({services} services, {endpoints} endpoints; {elapsed:.3} s)");
             0
