@@ -28,9 +28,10 @@ impl Node {
         std::fs::create_dir(node.path("bin")).unwrap();
         std::fs::create_dir(node.path("zones")).unwrap();
         std::fs::write(node.path("in.yaml"), SERVICE).unwrap();
-        // Logs each call; FAKE_REFUSE makes `-c` fail; FAKE_SLEEP stalls `-f`.
+        // Logs each call; FAKE_REFUSE makes every call fail (a ruleset the kernel refuses);
+        // FAKE_SLEEP stalls `-f`.
         let script = format!(
-            "#!/bin/sh\ncat > /dev/null\necho \"start $(date +%s.%N) $*\" >> {log}\nif [ \"$1\" = \"-c\" ] && [ -n \"$FAKE_REFUSE\" ]; then echo 'Error: Could not process rule: No such file or directory' >&2; exit 1; fi\nif [ \"$1\" = \"-f\" ] && [ -n \"$FAKE_SLEEP\" ]; then sleep \"$FAKE_SLEEP\"; fi\necho \"end $(date +%s.%N) $*\" >> {log}\n",
+            "#!/bin/sh\ncat > /dev/null\necho \"start $(date +%s.%N) $*\" >> {log}\nif [ -n \"$FAKE_REFUSE\" ]; then echo 'Error: Could not process rule: No such file or directory' >&2; exit 1; fi\nif [ \"$1\" = \"-f\" ] && [ -n \"$FAKE_SLEEP\" ]; then sleep \"$FAKE_SLEEP\"; fi\necho \"end $(date +%s.%N) $*\" >> {log}\n",
             log = node.path("nft.log").display()
         );
         let fake = node.path("bin/nft");
@@ -92,13 +93,9 @@ fn unchanged_input_makes_no_nft_call_at_all() {
     let node = Node::new();
     let o = node.apply(&[], &[]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    assert_eq!(
-        node.calls().len(),
-        2,
-        "check then apply: {:?}",
-        node.calls()
-    );
-    assert!(node.calls()[0].ends_with("-c -f -") && node.calls()[1].ends_with(" -f -"));
+    // A whole load is not tested first: the transaction is atomic (src/apply/nft/mod.rs).
+    assert_eq!(node.calls().len(), 1, "one load: {:?}", node.calls());
+    assert!(node.calls()[0].ends_with(" -f -") && !node.calls()[0].contains("-c"));
     assert!(
         stderr(&o).contains("svcc apply: applied ruleset (whole) and 1 zone file(s)"),
         "{}",
@@ -111,7 +108,7 @@ fn unchanged_input_makes_no_nft_call_at_all() {
         "{}",
         stderr(&o)
     );
-    assert_eq!(node.calls().len(), 2, "no call when nothing changed");
+    assert_eq!(node.calls().len(), 1, "no call when nothing changed");
     // The same input is recognised without compiling it.
     assert!(
         stderr(&o).contains("no change (input as last applied"),
@@ -127,7 +124,7 @@ fn unchanged_input_makes_no_nft_call_at_all() {
         stderr(&o)
     );
     assert!(node.zone().contains("SOA"), "{}", node.zone());
-    assert_eq!(node.calls().len(), 2);
+    assert_eq!(node.calls().len(), 1);
     // An edit of the input that leaves the output as it was compiles, and changes nothing.
     let edited = format!("# a comment\n{SERVICE}");
     std::fs::write(node.path("in.yaml"), edited).unwrap();
@@ -137,7 +134,7 @@ fn unchanged_input_makes_no_nft_call_at_all() {
         "{}",
         stderr(&o)
     );
-    assert_eq!(node.calls().len(), 2);
+    assert_eq!(node.calls().len(), 1);
     // Other options are another input.
     let o = node.apply(&["--ttl", "7"], &[]);
     assert!(
@@ -147,7 +144,7 @@ fn unchanged_input_makes_no_nft_call_at_all() {
     );
     // --force applies anyway.
     node.apply(&["--force"], &[]);
-    assert_eq!(node.calls().len(), 4);
+    assert_eq!(node.calls().len(), 2);
 }
 
 #[test]
@@ -189,10 +186,18 @@ fn a_refused_ruleset_keeps_the_previous_state() {
         "nft's message is shown: {}",
         stderr(&o)
     );
+    // The delta is tested and refused; the whole load tried after it is refused too.
+    let calls = node.calls();
+    assert_eq!(calls.len(), 3, "{calls:?}");
     assert!(
-        node.calls().last().unwrap().contains("-c"),
-        "never applied: {:?}",
-        node.calls()
+        calls[1].ends_with("-c -f -") && calls[2].ends_with(" -f -"),
+        "{calls:?}"
+    );
+    let log = std::fs::read_to_string(node.path("nft.log")).unwrap();
+    assert_eq!(
+        log.matches("\nend ").count(),
+        1,
+        "only the first apply ended:\n{log}"
     );
     assert_eq!(node.zone(), zone_before, "zone untouched");
     assert_eq!(
@@ -327,14 +332,14 @@ fn concurrent_applies_are_serialized() {
     let mut b = spawn("b.yaml");
     assert!(a.wait().unwrap().success());
     assert!(b.wait().unwrap().success());
-    // Each run's check+apply is one interval; intervals never overlap.
+    // Each run's load (forced: whole, untested) is one interval; intervals never overlap.
     let log = std::fs::read_to_string(node.path("nft.log")).unwrap();
     let times: Vec<f64> = log
         .lines()
         .map(|l| l.split_whitespace().nth(1).unwrap().parse().unwrap())
         .collect();
-    assert_eq!(times.len(), 8, "{log}");
-    let (first_end, second_start) = (times[3], times[4]);
+    assert_eq!(times.len(), 4, "{log}");
+    let (first_end, second_start) = (times[1], times[2]);
     assert!(first_end <= second_start, "runs overlapped:\n{log}");
 }
 

@@ -17,6 +17,7 @@
 
 pub mod fsutil;
 pub mod iptables;
+pub mod nft;
 pub mod runner;
 
 use crate::emit::hash::sha256;
@@ -316,7 +317,7 @@ mod tests {
         assert_eq!(
             apply(&req, &mut fake).unwrap(),
             Applied::Changed {
-                ruleset: Some(Loaded::Whole),
+                ruleset: Some(Loaded::Whole { why: None }),
                 zones: 1
             }
         );

@@ -33,7 +33,7 @@ pub trait Runner {
     fn load(&mut self, new: &[u8]) -> Result<Loaded, RunError> {
         self.check(new)?;
         self.apply(new)?;
-        Ok(Loaded::Whole)
+        Ok(Loaded::Whole { why: None })
     }
 
     /// Replaces `old` (what svcc applied last, as its state says) by `new`. A runner that can
@@ -46,10 +46,10 @@ pub trait Runner {
 }
 
 /// How a changed ruleset reached the kernel.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Loaded {
-    /// The whole ruleset, in one transaction.
-    Whole,
+    /// The whole ruleset, in one transaction; `why` says why a change was not a delta.
+    Whole { why: Option<String> },
     /// Only the difference from the last applied ruleset, in one transaction of `commands`
     /// commands (or restore lines).
     Delta { commands: usize },
@@ -69,7 +69,12 @@ fn is_executable(p: &Path) -> bool {
 }
 
 /// Runs a command with `input` on stdin; stderr (and stdout) become the error message.
-fn run_with_input(tool: &str, program: &Path, args: &[&str], input: &[u8]) -> Result<(), RunError> {
+pub(crate) fn run_with_input(
+    tool: &str,
+    program: &Path,
+    args: &[&str],
+    input: &[u8],
+) -> Result<(), RunError> {
     let io = |source| RunError::Io {
         tool: tool.to_owned(),
         source,
@@ -94,33 +99,6 @@ fn run_with_input(tool: &str, program: &Path, args: &[&str], input: &[u8]) -> Re
         tool: tool.to_owned(),
         message: message.trim_end().to_owned(),
     })
-}
-
-/// `nft -c -f -`, then `nft -f -`.
-pub struct NftRunner {
-    program: PathBuf,
-}
-
-impl NftRunner {
-    pub fn find() -> Result<NftRunner, RunError> {
-        which("nft")
-            .map(|program| NftRunner { program })
-            .ok_or_else(|| RunError::NotFound("nft".to_owned()))
-    }
-}
-
-impl Runner for NftRunner {
-    fn tool(&self) -> &str {
-        "nft"
-    }
-
-    fn check(&mut self, ruleset: &[u8]) -> Result<(), RunError> {
-        run_with_input("nft", &self.program, &["-c", "-f", "-"], ruleset)
-    }
-
-    fn apply(&mut self, ruleset: &[u8]) -> Result<(), RunError> {
-        run_with_input("nft", &self.program, &["-f", "-"], ruleset)
-    }
 }
 
 /// `iptables-restore --test --noflush`, then `iptables-restore --noflush` (and the ip6 variant).

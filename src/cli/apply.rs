@@ -5,7 +5,8 @@ use super::args::{ApplyArgs, ClusterArgs, DataplaneTarget, IptablesArgs};
 use super::common::input_settings;
 use super::dataplane::dns_options;
 use crate::apply::iptables::{self as ipt_apply, IptablesApply, SystemXtables};
-use crate::apply::runner::{Loaded, NftRunner, RunError, Runner};
+use crate::apply::nft::NftRunner;
+use crate::apply::runner::{Loaded, RunError, Runner};
 use crate::apply::{self, Applied, ApplyError, Request};
 use crate::emit::{dns, iptables, nft};
 use crate::pipeline::{self, Settings};
@@ -244,7 +245,8 @@ fn once(
         }
         Ok(Applied::Changed { ruleset, zones }) => {
             let rules = match ruleset {
-                Some(Loaded::Whole) => Some("ruleset (whole)".to_owned()),
+                Some(Loaded::Whole { why: None }) => Some("ruleset (whole)".to_owned()),
+                Some(Loaded::Whole { why: Some(why) }) => Some(format!("ruleset (whole: {why})")),
                 Some(Loaded::Delta { commands }) => {
                     Some(format!("ruleset (delta of {commands} commands)"))
                 }

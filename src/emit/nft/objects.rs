@@ -420,7 +420,7 @@ impl Hook {
 
 /// Rule, key and value text: printable ASCII without the characters that end a command
 /// (`;`, newline), start a comment (`#`), quote (`"`, `'`) or include files (`$` variables).
-fn is_expression_text(text: &str) -> bool {
+pub fn is_expression_text(text: &str) -> bool {
     !text.is_empty()
         && text
             .bytes()
