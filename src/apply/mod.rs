@@ -9,7 +9,7 @@
 //! 4. the ruleset is applied in one transaction; zone files are written only after it succeeded
 //!    (temporary file, fsync, rename, fsync of the directory), so a refused ruleset leaves the
 //!    zone untouched; then the reload command runs;
-//! 5. the state is saved last. A run killed at any point leaves the old or the new ruleset (the
+//! 5. the state (the ruleset, then the plan, [`save_plan`]) is saved last. A run killed at any point leaves the old or the new ruleset (the
 //!    transaction is atomic) and old or new zone files; the next run converges.
 //!
 //! The state records what svcc applied, not what the kernel holds: `--force` re-applies when
@@ -35,8 +35,6 @@ pub struct Request {
     pub reload_cmd: Option<String>,
     /// Apply even when the state says nothing changed.
     pub force: bool,
-    /// The plan as JSON, kept in the state for `--dry-run` comparisons.
-    pub plan_json: String,
     /// Fingerprint of what the request was compiled from ([`unchanged`]); `None` when the input
     /// cannot be fingerprinted (standard input).
     pub input: Option<String>,
@@ -132,11 +130,13 @@ pub fn apply(req: &Request, runner: &mut dyn Runner) -> Result<Applied, ApplyErr
     }
     let loaded = if ruleset_changed {
         let old = last_ruleset(&req.state_dir);
-        Some(if req.force || old.is_empty() {
-            runner.load(&req.ruleset)?
-        } else {
-            runner.change(&old, &req.ruleset)?
-        })
+        Some(crate::timing::stage("ruleset into the kernel", || {
+            if req.force || old.is_empty() {
+                runner.load(&req.ruleset)
+            } else {
+                runner.change(&old, &req.ruleset)
+            }
+        })?)
     } else {
         None
     };
@@ -149,7 +149,7 @@ pub fn apply(req: &Request, runner: &mut dyn Runner) -> Result<Applied, ApplyErr
     if let Some(cmd) = &req.reload_cmd {
         run_reload(cmd)?;
     }
-    save_state(&req.state_dir, &req.ruleset, &req.plan_json)?;
+    save_ruleset(&req.state_dir, &req.ruleset)?;
     save_input(&req.state_dir, req)?;
     Ok(Applied::Changed {
         ruleset: loaded,
@@ -157,14 +157,25 @@ pub fn apply(req: &Request, runner: &mut dyn Runner) -> Result<Applied, ApplyErr
     })
 }
 
-fn save_state(state_dir: &Path, ruleset: &[u8], plan_json: &str) -> Result<(), ApplyError> {
+fn save_ruleset(state_dir: &Path, ruleset: &[u8]) -> Result<(), ApplyError> {
     let state = |source| ApplyError::State {
         path: state_dir.display().to_string(),
         source,
     };
     std::fs::create_dir_all(state_dir).map_err(state)?;
-    fsutil::write_atomic(&state_dir.join(PLAN_FILE), plan_json.as_bytes()).map_err(state)?;
     fsutil::write_atomic(&state_dir.join(RULESET_FILE), ruleset).map_err(state)
+}
+
+/// Keeps the plan (as JSON) that the applied state was compiled from, for `--dry-run`'s
+/// comparison. Saved apart from [`apply`], so that the caller can serialize a large plan
+/// while the kernel loads the ruleset; the caller holds the lock.
+pub fn save_plan(state_dir: &Path, plan_json: &str) -> Result<(), ApplyError> {
+    fsutil::write_atomic(&state_dir.join(PLAN_FILE), plan_json.as_bytes()).map_err(|source| {
+        ApplyError::State {
+            path: state_dir.display().to_string(),
+            source,
+        }
+    })
 }
 
 /// Records what the applied state was compiled from, and the zone files it wrote; without a
@@ -277,7 +288,6 @@ mod tests {
             state_dir: dir.join("state"),
             reload_cmd: None,
             force: false,
-            plan_json: "{}".to_owned(),
             input: Some("fingerprint-1".to_owned()),
         }
     }

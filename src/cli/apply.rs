@@ -218,7 +218,9 @@ fn once(
         Dataplane::Iptables(o) => (&o.proxy, crate::plan::view::Dataplane::Iptables),
     };
     super::dataplane::print_assumptions(plan, proxy, dataplane);
-    let request = match request(plan, args, opts, input) {
+    let request = match crate::timing::stage("render ruleset and zones", || {
+        request(plan, args, opts, input)
+    }) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("svcc: error: {e}");
@@ -229,7 +231,20 @@ fn once(
         dry_run(plan, &request);
         return 0;
     }
-    let result = apply::lock(&request.state_dir).and_then(|_lock| apply::apply(&request, runner));
+    let result = apply::lock(&request.state_dir).and_then(|_lock| {
+        // The plan is kept for `--dry-run`; at 10,000 Services it is 50 MB of JSON, written
+        // while the kernel loads the ruleset.
+        std::thread::scope(|scope| {
+            let json = scope.spawn(|| serde_json::to_string(plan));
+            let applied = apply::apply(&request, runner)?;
+            match json.join() {
+                Ok(Ok(json)) => apply::save_plan(&request.state_dir, &json)?,
+                Ok(Err(e)) => eprintln!("svcc apply: warning: the plan was not kept: {e}"),
+                Err(_) => eprintln!("svcc apply: warning: the plan was not kept"),
+            }
+            Ok(applied)
+        })
+    });
     let elapsed = started.elapsed().as_secs_f64();
     let services = plan.services.len();
     let endpoints: usize = plan
@@ -369,7 +384,6 @@ fn request(
         state_dir: args.state_dir.clone(),
         reload_cmd: args.reload_cmd.clone(),
         force: args.force,
-        plan_json: serde_json::to_string_pretty(plan).map_err(|e| e.to_string())?,
         input,
     })
 }
