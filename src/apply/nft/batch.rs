@@ -71,6 +71,40 @@ impl<'a> Batch<'a> {
     }
 }
 
+/// The tables a batch leaves behind, in the order it creates them, read from its `table`
+/// lines only (a whole load needs no more).
+pub fn tables(text: &str) -> Result<Vec<TableId<'_>>, Unreadable> {
+    let mut tables = Vec::new();
+    for (index, line) in text.lines().enumerate() {
+        let Some((verb, rest)) = line.split_once(" table ") else {
+            continue;
+        };
+        if !matches!(verb, "add" | "delete") {
+            continue;
+        }
+        let mut words = rest.splitn(3, ' ');
+        let (Some(family), Some(name)) = (words.next(), words.next()) else {
+            return Err(Unreadable {
+                line: index + 1,
+                reason: "a table without a name",
+            });
+        };
+        let id = TableId { family, name };
+        if !matches!(family, "ip" | "ip6") || !is_identifier(name) {
+            return Err(Unreadable {
+                line: index + 1,
+                reason: "not a table svcc writes",
+            });
+        }
+        tables.retain(|t| *t != id);
+        // `add table` without properties only makes the following `delete` safe.
+        if verb == "add" && words.next().is_some() {
+            tables.push(id);
+        }
+    }
+    Ok(tables)
+}
+
 /// Reads a batch. The table a command names must have been created by an earlier line.
 pub fn read(text: &str) -> Result<Batch<'_>, Unreadable> {
     let mut batch = Batch::default();
@@ -235,6 +269,12 @@ add element ip svcc service-ips { 10.0.0.1 . tcp . 80 : goto service-A }
         );
         assert_eq!(table.sets["cluster-ips"].order, ["10.0.0.1"]);
         assert_eq!(table.sets["service-ips"].order, ["10.0.0.1 . tcp . 80"]);
+        let ids: Vec<String> = tables(BATCH)
+            .unwrap()
+            .iter()
+            .map(|t| t.to_string())
+            .collect();
+        assert_eq!(ids, ["ip svcc"], "the table lines alone tell the same");
     }
 
     #[test]
