@@ -370,6 +370,10 @@ fn dry_run_prints_unified_hunks_and_changes_nothing() {
         .unwrap_or_else(|| panic!("{out}"));
     // Hunks with their ranges and context; the old line then the new one.
     assert!(rules.starts_with("@@ -"), "{out}");
+    assert!(
+        out.contains("nft would load a delta of "),
+        "and says how it would be loaded: {out}"
+    );
     let dnat = |ip: &str| format!("meta l4proto tcp dnat to {ip}:80\n");
     let (removed, added) = (
         rules.find("-add rule ip svcc endpoint-").unwrap(),

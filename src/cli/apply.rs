@@ -228,7 +228,7 @@ fn once(
         }
     };
     if args.dry_run {
-        dry_run(plan, &request);
+        dry_run(plan, &request, matches!(opts, Dataplane::Nft(_)));
         return 0;
     }
     let result = apply::lock(&request.state_dir).and_then(|_lock| {
@@ -389,7 +389,7 @@ fn request(
 }
 
 /// What would change, against what was last applied: Services, then the text diffs.
-fn dry_run(plan: &Plan, req: &Request) {
+fn dry_run(plan: &Plan, req: &Request, nft: bool) {
     let old_plan: Option<Plan> =
         apply::last_plan(&req.state_dir).and_then(|t| serde_json::from_str(&t).ok());
     let mut text = String::new();
@@ -410,6 +410,18 @@ fn dry_run(plan: &Plan, req: &Request) {
             "changes"
         }
     ));
+    if nft && !rules.is_empty() {
+        // How apply would load it (a delta unless nothing was applied, or the tables differ).
+        let how = match apply::nft::delta_of(old_rules.as_bytes(), &req.ruleset) {
+            _ if old_rules.is_empty() => "the whole ruleset (nothing applied yet)".to_owned(),
+            _ if req.force => "the whole ruleset (--force)".to_owned(),
+            Ok((_, commands)) => format!(
+                "a delta of {commands} commands (the whole ruleset if the live tables are not as last applied)"
+            ),
+            Err(why) => format!("the whole ruleset ({why})"),
+        };
+        text.push_str(&format!("nft would load {how}\n"));
+    }
     for (path, zone) in &req.zones {
         let old = std::fs::read_to_string(path).unwrap_or_default();
         let d = apply::line_diff(&old, zone);
