@@ -168,32 +168,26 @@ fn add<'a>(
     line: &'a str,
 ) -> Result<(), &'static str> {
     match kind {
-        "chain" => {
-            if table.chains.contains_key(name) {
-                return Err("a chain declared twice");
-            }
-            table.chain_order.push(name);
-            table.chains.insert(
-                name,
-                Chain {
-                    declaration: line,
-                    rules: Vec::new(),
-                },
-            );
-        }
-        "set" | "map" => {
-            if table.sets.contains_key(name) {
-                return Err("a set declared twice");
-            }
-            table.set_order.push(name);
-            table.sets.insert(
-                name,
-                Set {
-                    declaration: line,
-                    ..Set::default()
-                },
-            );
-        }
+        "chain" => declare(
+            &mut table.chains,
+            &mut table.chain_order,
+            name,
+            Chain {
+                declaration: line,
+                rules: Vec::new(),
+            },
+        )
+        .map_err(|()| "a chain declared twice")?,
+        "set" | "map" => declare(
+            &mut table.sets,
+            &mut table.set_order,
+            name,
+            Set {
+                declaration: line,
+                ..Set::default()
+            },
+        )
+        .map_err(|()| "a set declared twice")?,
         "rule" => table
             .chains
             .get_mut(name)
@@ -217,6 +211,21 @@ fn add<'a>(
             set.order.push(key);
         }
     }
+    Ok(())
+}
+
+/// Files a newly declared object under its name, keeping the order of declarations; a name
+/// declared twice is an error.
+fn declare<'a, T>(
+    objects: &mut HashMap<&'a str, T>,
+    order: &mut Vec<&'a str>,
+    name: &'a str,
+    object: T,
+) -> Result<(), ()> {
+    if objects.insert(name, object).is_some() {
+        return Err(());
+    }
+    order.push(name);
     Ok(())
 }
 
