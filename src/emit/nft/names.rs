@@ -42,6 +42,7 @@ pub const SERVICE_NODEPORTS: &str = "service-nodeports";
 pub const NO_ENDPOINT_SERVICES: &str = "no-endpoint-services";
 pub const NO_ENDPOINT_NODEPORTS: &str = "no-endpoint-nodeports";
 pub const FIREWALL_IPS: &str = "firewall-ips";
+pub const HAIRPIN_ENDPOINTS: &str = "hairpin-endpoints";
 
 /// Longest name nft stores (its limit is 256 bytes including the terminating NUL).
 pub const MAX_NAME: usize = 255;
