@@ -376,7 +376,7 @@ fn dry_run_prints_unified_hunks_and_changes_nothing() {
     );
     let dnat = |ip: &str| format!("meta l4proto tcp dnat to {ip}:80\n");
     let (removed, added) = (
-        rules.find("-add rule ip svcc endpoint-").unwrap(),
+        rules.find("-add rule ip svcc service-").unwrap(),
         rules.find(&dnat("10.244.0.9")).unwrap(),
     );
     assert!(removed < added, "{out}");

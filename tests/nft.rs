@@ -343,9 +343,15 @@ fn adding_a_service_only_adds_its_lines() {
     }
     assert_eq!(old.next(), None, "a line of the smaller output is missing");
     assert!(!added.is_empty());
+    let dns = std::fs::read_to_string("corpus/compile/udp-dns.yaml").unwrap();
     for line in added {
+        // The hairpin set names no Service: its element is one of the new endpoints.
+        let hairpin = line
+            .strip_prefix("add element ip svcc hairpin-endpoints { ")
+            .and_then(|rest| rest.split(' ').next())
+            .is_some_and(|ip| dns.contains(ip));
         assert!(
-            line.contains("kube-dns") || line.contains("10.96.0.10"),
+            line.contains("kube-dns") || line.contains("10.96.0.10") || hairpin,
             "unrelated line added: {line}"
         );
     }
@@ -396,12 +402,14 @@ fn policies_and_missing_endpoints() {
     assert!(!itp.contains("add chain ip svcc local-"), "{itp}");
     let itp = out(&["corpus/compile/itp-local.yaml"], Some("node-1"));
     assert!(itp.contains("10.96.0.20 . udp . 53 : goto local-"), "{itp}");
-    // One local endpoint: picked with a plain `goto`.
+    // One local endpoint: DNATed by the policy chain's only rule, without `numgen`.
     assert!(
-        itp.lines()
-            .any(|l| l.starts_with("add rule ip svcc local-") && l.contains(" goto endpoint-")),
+        itp.lines().any(|l| l.starts_with("add rule ip svcc local-")
+            && l.contains(" dnat to ")
+            && !l.contains("numgen")),
         "{itp}"
     );
+    assert!(!itp.contains("svcc endpoint-"), "{itp}");
 
     let etp = out(&["corpus/compile/etp-local.yaml"], Some("node-3"));
     assert!(etp.contains(r#"{ 198.18.0.20 . tcp . 80 comment "edge/ingress:http" : drop }"#));
@@ -837,8 +845,9 @@ fn cli_writes_nothing_when_check_fails() {
     assert!(out.stdout.is_empty());
 }
 
-/// Up to 64 endpoints a policy chain picks with a rule per endpoint; above, with one vmap.
-/// Both shapes load, and each names every endpoint exactly once.
+/// Up to 64 endpoints a policy chain picks with a rule per endpoint, which DNATs by itself
+/// (no endpoint chains); above, with one vmap to endpoint chains. Both shapes load, and each
+/// names every endpoint exactly once.
 #[test]
 fn endpoint_picks_by_rules_then_by_vmap() {
     let Some(ns) = namespace() else {
@@ -880,10 +889,13 @@ fn endpoint_picks_by_rules_then_by_vmap() {
         let named = |l: &str| l.matches("goto endpoint-").count();
         if count <= 64 {
             assert_eq!(picks.len(), count, "{ruleset}");
-            assert!(picks.iter().all(|l| named(l) == 1 && !l.contains("vmap")));
+            assert!(picks
+                .iter()
+                .all(|l| named(l) == 0 && l.matches(" dnat to ").count() == 1));
+            assert!(!picks[picks.len() - 1].contains("numgen"));
             assert!(
-                picks[picks.len() - 1].contains(" goto endpoint-")
-                    && !picks[picks.len() - 1].contains("numgen")
+                !ruleset.contains("add chain ip svcc endpoint-"),
+                "{ruleset}"
             );
         } else {
             assert_eq!(picks.len(), 1, "{ruleset}");

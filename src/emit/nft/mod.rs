@@ -36,21 +36,29 @@
 //! `masquerading`. Maps: `service-ips` and `service-nodeports` dispatch to per-port chains;
 //! `no-endpoint-services` and `no-endpoint-nodeports` hold `drop` or `goto reject-chain`
 //! (`reject` is not a verdict); `firewall-ips` sends LoadBalancer IPs with source ranges to a
-//! `firewall-` chain. Set `cluster-ips` holds every clusterIP in use.
+//! `firewall-` chain. Set `cluster-ips` holds every clusterIP in use; set
+//! `hairpin-endpoints` (`ADDR . ADDR` for every endpoint) finds hairpin connections in
+//! `masquerading`.
 //!
 //! **Per Service port** (names: see `names.rs`): `service-` chains pick among the Cluster
 //! policy endpoints, `local-` chains among the Local policy endpoints, in the plan's endpoint
-//! order: up to 64 endpoints with a rule each, `numgen random mod N-k 0 goto endpoint-…` (the
-//! last one plain `goto`), each endpoint equally likely; above 64 with one rule
-//! `numgen random mod N vmap { 0 : goto endpoint-… , … }`. **Departure from kube-proxy**, which
-//! always uses the vmap: every vmap is an anonymous set, and loading thousands of them in one
-//! table is quadratic (10,000 Services took over five minutes to load; see `ruleset/mod.rs`);
-//! `endpoint-` chains mark hairpin traffic (the endpoint reaching itself) for masquerade and
-//! DNAT; `external-` chains handle NodePort, externalIP and LoadBalancer traffic;
-//! `firewall-` chains drop sources outside `loadBalancerSourceRanges`.
+//! order: up to 64 endpoints with a rule each that DNATs by itself,
+//! `numgen random mod N-k 0 meta l4proto P dnat to ADDR:PORT` (the last one without
+//! `numgen`), each endpoint equally likely; above 64 with one rule
+//! `numgen random mod N vmap { 0 : goto endpoint-… , … }`. `endpoint-` chains exist only
+//! where a rule cannot DNAT by itself: behind that vmap (a verdict names a chain) and under
+//! ClientIP affinity (the chain refreshes the affinity set, then DNATs); the picking rule
+//! then says `goto endpoint-…`. `external-` chains handle NodePort, externalIP and
+//! LoadBalancer traffic; `firewall-` chains drop sources outside `loadBalancerSourceRanges`.
 //! - ClientIP affinity: one `affinity-` set per endpoint (`flags dynamic,timeout`, the
-//!   Service's timeout), checked before `numgen` and refreshed in the endpoint chain. The key
-//!   is the client address only, whichever Service address it used.
+//!   Service's timeout), checked before `numgen` (`ip saddr @affinity-… goto endpoint-…`) and
+//!   refreshed in the endpoint chain. The key is the client address only, whichever Service
+//!   address it used.
+//! - Hairpin (an endpoint reaching itself through its Service): after DNAT the endpoint's
+//!   address is both source and destination. The first rule of `masquerading` (nat
+//!   postrouting) sends `ct status dnat` connections whose `saddr . daddr` is in
+//!   `hairpin-endpoints` to `mark-for-masquerade`; the rules after it clear the mark and
+//!   masquerade, as for any marked connection.
 //! - No usable endpoint at all: no chains; the clusterIP, externalIPs, LoadBalancer IPs and
 //!   NodePorts map to `goto reject-chain` (ICMP port unreachable).
 //! - `internalTrafficPolicy: Local` without a local endpoint: the clusterIP maps to `drop`.
@@ -91,10 +99,34 @@
 //! `--node-ip` from opening NodePorts on an address the node does not have. Source ranges of
 //! only the other family make the firewall drop every source of this family (fail closed).
 //! When two Services claim the same map key (an externalIP and port, say), the first in plan
-//! order keeps it; nft would refuse the batch otherwise. Endpoints are picked by rules up to
-//! 64 endpoints (above, kube-proxy's `numgen` vmap). The mark is printed `0x4000`
+//! order keeps it; nft would refuse the batch otherwise. The mark is printed `0x4000`
 //! (kube-proxy: `0x00004000`). kube-proxy's own packet-flow tests (`corpus/kube-proxy/`)
 //! agree with this target in the kernel, case for case.
+//!
+//! **Differences from kube-proxy's layout, for load time.** kube-proxy's layout costs a
+//! chain and three or four rules per endpoint (the pick, hairpin, affinity, DNAT); at 10,000
+//! Services (about 100,000 endpoints) that was 121,000 chains and 338,000 rules, and `nft -f`
+//! of it took 9.6 s, mostly per-chain and per-rule work in nft and the kernel plus the
+//! kernel's linear search of sets by name. The departures, none visible to packets (the
+//! layout below loads the same cluster with 18,000 chains and 126,000 rules):
+//! - Endpoints are picked by rules up to 64 endpoints (above, kube-proxy's `numgen` vmap):
+//!   every vmap is an anonymous set, and loading thousands of them in one table is quadratic
+//!   (10,000 Services took over five minutes to load; see `ruleset/mod.rs`).
+//! - The picking rule DNATs itself; `endpoint-` chains remain only behind the vmap and under
+//!   affinity (above). kube-proxy jumps to an endpoint chain for every endpoint.
+//! - Hairpin masquerade is one set and one rule in `masquerading` (above), not
+//!   `ip saddr ADDR jump mark-for-masquerade` in each endpoint chain: nft 1.0.6 (Debian
+//!   bookworm) cannot compare two packet fields (`ip saddr == ip daddr` is a syntax error),
+//!   so the lookup of the pair in a set stands in for it. The connection is marked in nat
+//!   postrouting instead of nat prerouting/output; nothing of this table reads the mark in
+//!   between. As kube-proxy's rule, it takes connections whose source is the endpoint they
+//!   were DNATed to; it would also take such a connection DNATed by another table.
+//! - Affinity sets are named `affinity-<HASH16>` (see `names.rs`), not with kube-proxy's
+//!   long names: the kernel finds a set by walking the table's sets and comparing whole
+//!   names, once when the set is added and once per rule that names it; with ~4,800 affinity
+//!   sets at 10,000 Services that walk was a third of the load (`perf`), mostly comparing
+//!   names, and the short names take about 1 s of CPU off it. The walk stays quadratic in the number of sets (see
+//!   `names.rs`).
 //!
 //! **Order inside the batch**, per family: the table, chains, sets and maps, rules, elements
 //! (an element's verdict names a chain and a rule names sets and maps, so each command only

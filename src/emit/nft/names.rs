@@ -9,6 +9,12 @@
 //! exceeds nft's 256 bytes. Namespaces, Service names and port names are DNS labels (checked
 //! before lowering), and addresses print as digits, dots and hex, so every name built here is
 //! an nft identifier; [`is_identifier`] checks it again where the name is used.
+//!
+//! Affinity sets are the exception: `affinity-<HASH16>`, sixteen base32 characters of the
+//! SHA-256 of the same endpoint text, and nothing after. The kernel finds a set by name with
+//! a linear walk over the table's sets, comparing whole names, so loading thousands of sets
+//! costs (sets x references x name length); with kube-proxy's long names that walk was a
+//! third of a 10,000-Service load (see `mod.rs`).
 
 use crate::emit::hash::{base32_prefix, sha256};
 use crate::plan::Protocol;
@@ -42,6 +48,7 @@ pub const SERVICE_NODEPORTS: &str = "service-nodeports";
 pub const NO_ENDPOINT_SERVICES: &str = "no-endpoint-services";
 pub const NO_ENDPOINT_NODEPORTS: &str = "no-endpoint-nodeports";
 pub const FIREWALL_IPS: &str = "firewall-ips";
+pub const HAIRPIN_ENDPOINTS: &str = "hairpin-endpoints";
 
 /// Longest name nft stores (its limit is 256 bytes including the terminating NUL).
 pub const MAX_NAME: usize = 255;
@@ -49,6 +56,9 @@ pub const MAX_NAME: usize = 255;
 const MAX_PREFIX: usize = 16;
 /// Longest hashed base, `HASH-` included.
 const MAX_BASE: usize = 240;
+/// Base32 characters of the hash that names an affinity set (80 bits: two names of a million
+/// sets collide with odds below 10^-12).
+const AFFINITY_HASH: usize = 16;
 /// Longest comment nft accepts.
 pub const MAX_COMMENT: usize = 128;
 
@@ -93,10 +103,13 @@ impl EndpointNames {
         ip: IpAddr,
         port: u16,
     ) -> Self {
-        let base = endpoint_base(namespace, service, protocol, port_name, ip, port);
+        let text = endpoint_text(namespace, service, protocol, port_name, ip, port);
         EndpointNames {
-            chain: prefixed("endpoint-", &base),
-            affinity: prefixed("affinity-", &base),
+            chain: prefixed("endpoint-", &hashed(&text)),
+            affinity: prefixed(
+                "affinity-",
+                &base32_prefix(&sha256(text.as_bytes()), AFFINITY_HASH),
+            ),
         }
     }
 }
@@ -123,11 +136,25 @@ pub fn endpoint_base(
     ip: IpAddr,
     port: u16,
 ) -> String {
+    hashed(&endpoint_text(
+        namespace, service, protocol, port_name, ip, port,
+    ))
+}
+
+/// `<ns>/<svc>/<proto>/<port name>__<ip>/<port>`: what an endpoint's names hash.
+fn endpoint_text(
+    namespace: &str,
+    service: &str,
+    protocol: Protocol,
+    port_name: &str,
+    ip: IpAddr,
+    port: u16,
+) -> String {
     let ip = ip.to_string().replace(':', ".");
-    hashed(&format!(
+    format!(
         "{namespace}/{service}/{}/{port_name}__{ip}/{port}",
         protocol.as_str()
-    ))
+    )
 }
 
 /// `HASH-<unhashed>`, cut to [`MAX_BASE`] bytes with a `...` marker.
@@ -241,10 +268,7 @@ mod tests {
             ep.chain,
             "endpoint-5OJB2KTY-ns1/svc1/tcp/p80__10.180.0.1/80"
         );
-        assert_eq!(
-            ep.affinity,
-            "affinity-5OJB2KTY-ns1/svc1/tcp/p80__10.180.0.1/80"
-        );
+        assert_eq!(ep.affinity, "affinity-5OJB2KTYBVGFC3LR");
         let ep = EndpointNames::new(
             "ns1",
             "svc1",

@@ -227,7 +227,7 @@ impl<'p> PortView<'p> {
         }
     }
 
-    /// Every endpoint some policy chain picks (each gets an endpoint chain), in plan order.
+    /// Every endpoint some policy chain picks, in plan order.
     pub fn endpoints(&self) -> Vec<usize> {
         let mut all: Vec<usize> = self.cluster.iter().chain(&self.local).copied().collect();
         all.sort_unstable();

@@ -15,11 +15,12 @@ use rayon::prelude::*;
 use std::collections::HashSet;
 
 /// Up to this many endpoints, a policy chain picks one with a rule per endpoint
-/// (`numgen random mod N-k 0 goto …`); above it, with one `numgen … vmap { … }`, as
-/// kube-proxy does for every size. Each vmap is an anonymous set, and loading many of them
-/// in one table is quadratic in nft and the kernel: measured here, 2,000 Services with ten
-/// endpoints each took 5.0 s to load with vmaps and 1.2 s with rules; 10,000 took over five
-/// minutes. A new connection walks at most this many rules, once (conntrack keeps the NAT).
+/// (`numgen random mod N-k 0 … dnat to …`, or `goto` the endpoint chain); above it, with one
+/// `numgen … vmap { … }`, as kube-proxy does for every size. Each vmap is an anonymous set,
+/// and loading many of them in one table is quadratic in nft and the kernel: measured here,
+/// 2,000 Services with ten endpoints each took 5.0 s to load with vmaps and 1.2 s with rules;
+/// 10,000 took over five minutes. A new connection walks at most this many rules, once
+/// (conntrack keeps the NAT).
 const SEQUENTIAL_PICK_MAX: usize = 64;
 
 /// Services handled by one parallel task.
@@ -270,6 +271,12 @@ impl<'a> FamilyWriter<'a> {
                 Some(nets.clone())
             }
         };
+        self.set(
+            HAIRPIN_ENDPOINTS,
+            &format!("{addr} . {addr}"),
+            vec![],
+            "every endpoint as source . destination: hairpin connections",
+        );
         let by_addr = format!("{addr} . inet_proto . inet_service");
         let by_port = "inet_proto . inet_service".to_owned();
         self.map(
@@ -328,6 +335,16 @@ impl<'a> FamilyWriter<'a> {
         let mark = self.opts.proxy.mark_text();
         let mut fixed_rules = vec![
             Rule::new(MARK_FOR_MASQUERADE, format!("mark set mark or {mark}")),
+            // Hairpin: an endpoint reached itself through a Service. After DNAT its address
+            // is both source and destination (see HAIRPIN_ENDPOINTS in `port.rs`).
+            Rule::new(
+                MASQUERADING,
+                format!(
+                    "ct status dnat {ip} saddr . {ip} daddr @{HAIRPIN_ENDPOINTS} \
+                     jump {MARK_FOR_MASQUERADE}"
+                ),
+            )
+            .with_comment("an endpoint reaching itself"),
             Rule::new(MASQUERADING, format!("mark and {mark} == 0 return")),
             Rule::new(MASQUERADING, format!("mark set mark xor {mark}")),
             Rule::new(MASQUERADING, "masquerade fully-random"),

@@ -16,17 +16,38 @@ struct PortNames {
     chains: PortChains,
     /// `ns/svc:port`, for comments.
     text: String,
-    /// Per endpoint of the port: its chain and affinity set, when a policy chain picks it.
+    /// Per endpoint of the port: its chain and affinity set, when it has a chain (see
+    /// [`chained`]).
     endpoints: Vec<Option<EndpointNames>>,
-    /// Never written: an endpoint no policy chain picks has no names.
+    /// Never written: an endpoint without a chain has no names.
     none: EndpointNames,
+}
+
+/// Per endpoint of the port, whether it gets an `endpoint-` chain: only where the policy
+/// chain cannot DNAT to it in the picking rule itself, that is under ClientIP affinity (the
+/// chain refreshes the affinity set) and behind a `numgen` vmap (a verdict names a chain).
+/// Every other endpoint is DNATed by its picking rule: no chain, no jump.
+fn chained(view: &PortView) -> Vec<bool> {
+    let mut chained = vec![false; view.port.endpoints.len()];
+    let affinity = view.service.affinity_timeout.is_some();
+    for policy in [Policy::Cluster, Policy::Local] {
+        let members = view.members(policy);
+        if affinity || members.len() > SEQUENTIAL_PICK_MAX {
+            for &i in members {
+                if let Some(c) = chained.get_mut(i) {
+                    *c = true;
+                }
+            }
+        }
+    }
+    chained
 }
 
 impl PortNames {
     fn new(view: &PortView) -> Self {
         let (svc, port) = (view.service, view.port);
         let mut endpoints = vec![None; port.endpoints.len()];
-        for i in view.endpoints() {
+        for (i, _) in chained(view).into_iter().enumerate().filter(|(_, c)| *c) {
             let e = view.endpoint(i);
             endpoints[i] = Some(EndpointNames::new(
                 &svc.namespace,
@@ -46,6 +67,11 @@ impl PortNames {
                 affinity: String::new(),
             },
         }
+    }
+
+    /// Endpoint `i`'s names, when it has a chain.
+    fn chain(&self, i: usize) -> Option<&EndpointNames> {
+        self.endpoints.get(i).and_then(Option::as_ref)
     }
 
     fn endpoint(&self, i: usize) -> &EndpointNames {
@@ -82,6 +108,7 @@ impl FamilyWriter<'_> {
             self.rules.pop();
         }
         self.port_elements(view, &names);
+        self.hairpin_elements(view);
     }
 
     /// The port's chains and affinity sets.
@@ -99,8 +126,7 @@ impl FamilyWriter<'_> {
             self.chains
                 .push(Chain::regular(names.chains.firewall.clone()));
         }
-        for i in view.endpoints() {
-            let endpoint = names.endpoint(i);
+        for endpoint in view.endpoints().into_iter().filter_map(|i| names.chain(i)) {
             self.chains.push(Chain::regular(endpoint.chain.clone()));
             if let Some(timeout) = view.service.affinity_timeout {
                 self.sets.push(
@@ -140,13 +166,17 @@ impl FamilyWriter<'_> {
         if members.len() <= SEQUENTIAL_PICK_MAX {
             // Endpoint k is taken with probability 1/(N-k) among those left: each of the N
             // is equally likely, and no anonymous map is created (see SEQUENTIAL_PICK_MAX).
+            // The rule DNATs itself unless the endpoint has a chain (see `chained`).
             for (k, &i) in members.iter().enumerate() {
                 let left = members.len() - k;
-                let target = &names.endpoint(i).chain;
+                let action = match names.chain(i) {
+                    Some(endpoint) => format!("goto {}", endpoint.chain),
+                    None => self.dnat(view, i),
+                };
                 let rule = if left == 1 {
-                    format!("goto {target}")
+                    action
                 } else {
-                    format!("numgen random mod {left} 0 goto {target}")
+                    format!("numgen random mod {left} 0 {action}")
                 };
                 self.rule(Rule::new(chain, rule));
             }
@@ -228,30 +258,44 @@ impl FamilyWriter<'_> {
         self.rule(rule);
     }
 
-    /// Endpoint chains: hairpin traffic is masqueraded, affinity refreshed, then DNAT.
+    /// `meta l4proto P dnat to ADDR:PORT` for endpoint `i` (nft wants the protocol known
+    /// before a port is rewritten).
+    fn dnat(&self, view: &PortView, i: usize) -> String {
+        let e = view.endpoint(i);
+        let target = std::net::SocketAddr::new(e.ip, e.port);
+        format!(
+            "meta l4proto {} dnat to {target}",
+            view.port.protocol.as_str()
+        )
+    }
+
+    /// Endpoint chains, where there are any: affinity refreshed, then DNAT. Hairpin traffic
+    /// is masqueraded in `masquerading`, for every endpoint (see `hairpin_elements`).
     fn endpoint_rules(&mut self, view: &PortView, names: &PortNames) {
         let ip = self.ip();
         for i in view.endpoints() {
-            let e = view.endpoint(i);
-            let endpoint = names.endpoint(i);
-            self.rule(Rule::new(
-                &endpoint.chain,
-                format!("{ip} saddr {} jump {}", e.ip, names::MARK_FOR_MASQUERADE),
-            ));
+            let Some(endpoint) = names.chain(i) else {
+                continue;
+            };
             if view.service.affinity_timeout.is_some() {
                 self.rule(Rule::new(
                     &endpoint.chain,
                     format!("update @{} {{ {ip} saddr }}", endpoint.affinity),
                 ));
             }
-            let target = std::net::SocketAddr::new(e.ip, e.port);
-            self.rule(Rule::new(
-                &endpoint.chain,
-                format!(
-                    "meta l4proto {} dnat to {target}",
-                    view.port.protocol.as_str()
-                ),
-            ));
+            self.rule(Rule::new(&endpoint.chain, self.dnat(view, i)));
+        }
+    }
+
+    /// `hairpin-endpoints` holds `ADDR . ADDR` for every endpoint a policy chain picks: after
+    /// DNAT to an endpoint, a source equal to the destination is the endpoint reaching itself
+    /// through the Service, and `masquerading` masquerades it (kube-proxy does it with
+    /// `ip saddr ADDR` in each endpoint chain; nft cannot compare two packet fields, so one
+    /// set lookup on the pair stands in for it). Repeated addresses are kept once.
+    fn hairpin_elements(&mut self, view: &PortView) {
+        for i in view.endpoints() {
+            let ip = view.endpoint(i).ip.to_string();
+            self.element(names::HAIRPIN_ENDPOINTS, vec![ip.clone(), ip], None, None);
         }
     }
 
