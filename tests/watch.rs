@@ -316,6 +316,28 @@ fn a_directory_removed_and_created_again_is_watched_again() {
 }
 
 #[test]
+fn a_configmap_volume_update_is_seen() {
+    // kubelet's layout: each key is a link through `..data` to a timestamped directory; an
+    // update writes a new directory, swaps `..data` by rename and removes the old directory.
+    // The names the walk finds (`web.yaml`) are never touched.
+    use std::os::unix::fs::symlink;
+    let node = Node::new();
+    std::fs::remove_file(node.path("in/web.yaml")).expect("rm");
+    std::fs::create_dir(node.path("in/..2026_01")).expect("mkdir");
+    node.write("in/..2026_01/web.yaml", &service("web", "10.96.0.80"));
+    symlink("..2026_01", node.path("in/..data")).expect("ln");
+    symlink("..data/web.yaml", node.path("in/web.yaml")).expect("ln");
+    let w = node.watch("in", "state", "zones/db.cluster.local", &[]);
+    std::fs::create_dir(node.path("in/..2026_02")).expect("mkdir");
+    node.write("in/..2026_02/web.yaml", &service("web", "10.96.0.88"));
+    symlink("..2026_02", node.path("in/..data_tmp")).expect("ln");
+    std::fs::rename(node.path("in/..data_tmp"), node.path("in/..data")).expect("rename");
+    std::fs::remove_dir_all(node.path("in/..2026_01")).expect("rm -r");
+    w.wait_until("10.96.0.88 in the zone", || w.zone().contains("10.96.0.88"));
+    w.stays_at(1);
+}
+
+#[test]
 fn a_path_that_cannot_be_watched_is_an_error_exit_2() {
     let node = Node::new();
     let run = |path: &Path| {

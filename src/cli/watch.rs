@@ -14,8 +14,10 @@
 //!   directory, zone files and their temporaries) never count, or each apply would trigger the
 //!   next one. Of the rest, a burst counts when one of its paths is an input before or after it
 //!   (`source::inputs::discover` with the settings' file filter, run once per burst), when the
-//!   set of inputs changed (a directory of manifests moved in), when it touched a path given,
-//!   or when the kernel's event queue overflowed (events were lost: apply to be sure).
+//!   set of inputs changed (a directory of manifests moved in), when an input's file now is
+//!   another or was changed (device, inode, size, modification time, following symbolic links:
+//!   a ConfigMap volume swaps its `..data` link and never touches the linked names), when it
+//!   touched a path given, or when the kernel's event queue overflowed (events were lost).
 //! - **Debounce**: a burst ends after [`QUIET`] without another event that may count, or at
 //!   the latest [`MAX_BURST`] after its first event, then it makes one apply. Events that
 //!   arrive during an apply wait in the channel and make one more apply after it.
@@ -27,7 +29,7 @@ use crate::source::inputs::{discover, PathFilter};
 use crate::source::repo::normalize;
 use notify::event::{AccessKind, AccessMode, EventKind};
 use notify::{Event, RecommendedWatcher, RecursiveMode, Watcher};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
@@ -80,8 +82,8 @@ pub struct Watch {
     outputs: Vec<PathBuf>,
     paths: Vec<PathBuf>,
     filter: PathFilter,
-    /// The inputs as last discovered (absolute, normalized).
-    inputs: BTreeSet<PathBuf>,
+    /// The inputs as last discovered (absolute, normalized), with what they are.
+    inputs: BTreeMap<PathBuf, Option<Stamp>>,
 }
 
 impl Watch {
@@ -123,7 +125,7 @@ impl Watch {
             given_outputs,
             paths: paths.to_vec(),
             filter: filter.clone(),
-            inputs: BTreeSet::new(),
+            inputs: BTreeMap::new(),
         };
         // Parents first: a recursive watch of a directory must not be turned into a flat one.
         for parent in watch.parents.clone() {
@@ -243,7 +245,7 @@ impl Watch {
         }
         let before = std::mem::take(&mut self.inputs);
         self.inputs = self.discover();
-        let input = |p: &PathBuf| before.contains(p) || self.inputs.contains(p);
+        let input = |p: &PathBuf| before.contains_key(p) || self.inputs.contains_key(p);
         Ok(burst.rescan || touched_root || before != self.inputs || burst.paths.iter().any(input))
     }
 
@@ -273,13 +275,14 @@ impl Watch {
     }
 
     /// The input files as discovery finds them now (absolute, normalized), less svcc's own
-    /// outputs (a state directory inside a watched one holds `plan.json`).
-    fn discover(&self) -> BTreeSet<PathBuf> {
+    /// outputs (a state directory inside a watched one holds `plan.json`), with their stamps.
+    fn discover(&self) -> BTreeMap<PathBuf, Option<Stamp>> {
         discover(&self.paths, &self.filter)
             .inputs
             .iter()
-            .filter_map(|i| i.path().map(absolute))
-            .filter(|p| !self.is_output(p))
+            .filter_map(|i| i.path())
+            .map(|p| (absolute(p), Stamp::of(p)))
+            .filter(|(p, _)| !self.is_output(p))
             .collect()
     }
 
@@ -301,6 +304,28 @@ impl Watch {
             }
             _ => false,
         }
+    }
+}
+
+/// What an input file is, links followed: another file, or one changed, has another stamp.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Stamp {
+    device: u64,
+    inode: u64,
+    size: u64,
+    modified: (i64, i64),
+}
+
+impl Stamp {
+    fn of(path: &Path) -> Option<Stamp> {
+        use std::os::unix::fs::MetadataExt;
+        let m = std::fs::metadata(path).ok()?;
+        Some(Stamp {
+            device: m.dev(),
+            inode: m.ino(),
+            size: m.size(),
+            modified: (m.mtime(), m.mtime_nsec()),
+        })
     }
 }
 
