@@ -39,9 +39,11 @@ impl Node {
             std::fs::create_dir(node.path(d)).expect("mkdir");
         }
         node.write("in/web.yaml", &service("web", "10.96.0.80"));
+        // Logs each call; while the file `bin/slow` exists, a load (`-f`) takes a second.
         let script = format!(
-            "#!/bin/sh\ncat > /dev/null\necho \"$*\" >> {log}\n",
-            log = node.path("nft.log").display()
+            "#!/bin/sh\ncat > /dev/null\necho \"$*\" >> {log}\nif [ \"$1\" = -f ] && [ -e {slow} ]; then sleep 1; fi\n",
+            log = node.path("nft.log").display(),
+            slow = node.path("bin/slow").display()
         );
         node.write("bin/nft", &script);
         std::fs::set_permissions(node.path("bin/nft"), std::fs::Permissions::from_mode(0o755))
@@ -197,6 +199,20 @@ fn a_burst_of_five_writes_applies_once() {
     }
     // The log line says how long the burst took to settle.
     assert!(w.log().contains("; settled in 0."), "{}", w.log());
+}
+
+#[test]
+fn a_change_during_an_apply_makes_one_more_apply_after_it() {
+    let node = Node::new();
+    let w = node.watch("in", "state", "zones/db.cluster.local", &[]);
+    node.write("bin/slow", "");
+    node.write("in/web.yaml", &service("web", "10.96.0.91"));
+    w.wait_until("the second load to start", || w.loads() == 2);
+    // nft is loading the first change: this one waits for it.
+    node.write("in/web.yaml", &service("web", "10.96.0.92"));
+    w.wait_until("10.96.0.92 in the zone", || w.zone().contains("10.96.0.92"));
+    w.stays_at(2);
+    assert_eq!(w.loads(), 3, "{}", w.log());
 }
 
 #[test]
