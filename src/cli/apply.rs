@@ -4,6 +4,7 @@
 use super::args::{ApplyArgs, ClusterArgs, DataplaneTarget, IptablesArgs};
 use super::common::input_settings;
 use super::dataplane::dns_options;
+use super::watch::Watch;
 use crate::apply::iptables::{self as ipt_apply, IptablesApply, SystemXtables};
 use crate::apply::nft::NftRunner;
 use crate::apply::runner::{Loaded, RunError, Runner};
@@ -14,7 +15,7 @@ use crate::plan::{LowerOptions, Plan};
 use crate::report::{self, Format, Report};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::Instant;
 
 pub fn run(cluster: &ClusterArgs, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
     let settings = match input_settings(cluster, None, &args.limits) {
@@ -89,19 +90,45 @@ pub fn run(cluster: &ClusterArgs, args: &ApplyArgs) -> anyhow::Result<ExitCode> 
             runner.as_mut(),
         )));
     }
-    // Watch: poll the inputs' modification times; apply after they settle.
-    let mut last_seen = None;
+    // Watch before the first apply: a change made while it runs makes one more.
+    let mut watch = match Watch::new(&paths, &settings.filter, &own_outputs(args)) {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!("svcc: error: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    eprintln!(
+        "svcc apply: watching {} director{} (inotify)",
+        watch.watched(),
+        if watch.watched() == 1 { "y" } else { "ies" }
+    );
+    let _ = once(&paths, &settings, args, &opts, runner.as_mut());
     loop {
-        let stamp = input_stamp(&paths, &settings);
-        if last_seen.as_ref() != Some(&stamp) {
-            std::thread::sleep(Duration::from_millis(300));
-            if input_stamp(&paths, &settings) == stamp {
+        match watch.next_change() {
+            Ok(change) => {
+                eprintln!(
+                    "svcc apply: input changed ({} events on {} paths; settled in {:.3} s)",
+                    change.events,
+                    change.paths,
+                    change.settled.as_secs_f64()
+                );
                 let _ = once(&paths, &settings, args, &opts, runner.as_mut());
-                last_seen = Some(stamp);
+            }
+            Err(e) => {
+                eprintln!("svcc: error: {e}");
+                return Ok(ExitCode::from(2));
             }
         }
-        std::thread::sleep(Duration::from_millis(500));
     }
+}
+
+/// What `apply` writes itself: a change there is no change of the input.
+fn own_outputs(args: &ApplyArgs) -> Vec<PathBuf> {
+    let mut out = vec![args.state_dir.clone()];
+    out.extend(args.zone_file.iter().cloned());
+    out.extend(args.zone_dir.iter().cloned());
+    out
 }
 
 /// A digest of everything a run's output depends on: svcc's version, the settings (profile,
@@ -124,24 +151,6 @@ fn input_fingerprint(paths: &[PathBuf], settings: &Settings, args: &ApplyArgs) -
         data.extend_from_slice(&bytes);
     }
     Some(apply::hex(&crate::emit::hash::sha256(&data)))
-}
-
-/// Modification times and sizes of every input file, to notice changes.
-fn input_stamp(paths: &[PathBuf], settings: &Settings) -> Vec<(PathBuf, Option<SystemTime>, u64)> {
-    let found = crate::source::inputs::discover(paths, &settings.filter);
-    found
-        .inputs
-        .iter()
-        .filter_map(|i| {
-            let p = i.path()?;
-            let meta = std::fs::metadata(p).ok();
-            Some((
-                p.to_path_buf(),
-                meta.as_ref().and_then(|m| m.modified().ok()),
-                meta.map_or(0, |m| m.len()),
-            ))
-        })
-        .collect()
 }
 
 /// One compile-and-apply; returns the exit code.

@@ -1,7 +1,8 @@
 //! Command line: flags are defined once (`args`, the doc comment of each field is its help
 //! text), resolved with `svcc.toml` into `config::Settings`, and dispatched here to one module
 //! per command. Commands share only `common` (settings, colour, exit codes, CIDR flags) and
-//! `dataplane` (the nft and iptables options); none imports another.
+//! `dataplane` (the nft and iptables options); none imports another. `watch` is a part of
+//! `apply` (when `apply --watch` applies again), not a command.
 //!
 //! Exit codes (README): 0 no errors, 1 errors found, 2 usage, configuration or I/O failure.
 
@@ -16,6 +17,7 @@ mod diff;
 mod dns;
 mod graph;
 mod trace;
+mod watch;
 
 pub use args::Cli;
 
