@@ -17,6 +17,7 @@
 
 pub mod fsutil;
 pub mod iptables;
+pub mod restore_delta;
 pub mod runner;
 
 use crate::emit::hash::sha256;
