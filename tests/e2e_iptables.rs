@@ -287,12 +287,14 @@ mod incremental {
         String::from_utf8_lossy(&o.stderr).into_owned()
     }
 
+    /// One table of a save: chain declarations, and each chain's rules.
+    type SavedTable = (Vec<String>, BTreeMap<String, Vec<String>>);
+
     /// `iptables-save` without what differs between equal rulesets: counters, comment and
     /// header lines, the order of chain declarations and of the chains' rule groups (each
     /// chain's rules keep their order).
     fn normalized(save: &str) -> String {
-        let mut tables: BTreeMap<String, (Vec<String>, BTreeMap<String, Vec<String>>)> =
-            BTreeMap::new();
+        let mut tables: BTreeMap<String, SavedTable> = BTreeMap::new();
         let mut current = String::new();
         for line in save.lines() {
             if line.starts_with('#') || line == "COMMIT" || line.trim().is_empty() {
