@@ -13,9 +13,9 @@
 //! its rules, their counters and its place. A chain is *changed* when the new input declares it
 //! and its list of rules (in order) differs from the old input's, or the old input does not
 //! declare it; it is *removed* when the old input declares it and the new one does not. Removed
-//! chains are not written by [`Delta::changed_input`]: the caller empties and deletes them with
-//! the stale chains it finds on the node, after the changed chains (which include every chain
-//! that jumped to them: their rule text changed) are refilled.
+//! chains are not written by [`Delta::changed_input`]: the caller empties and deletes them at the
+//! end of their table, after the changed chains (which include every chain that jumped to them:
+//! their rule text changed) are refilled.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -183,12 +183,12 @@ impl Delta {
         self.tables.is_empty()
     }
 
-    /// The chains each table removes.
-    pub fn removed(&self) -> BTreeMap<String, BTreeSet<String>> {
+    /// The chains each table removes, in the old input's declaration order.
+    pub fn removed(&self) -> BTreeMap<String, Vec<String>> {
         self.tables
             .iter()
             .filter(|(_, d)| !d.removed.is_empty())
-            .map(|(t, d)| (t.clone(), d.removed.iter().cloned().collect()))
+            .map(|(t, d)| (t.clone(), d.removed.clone()))
             .collect()
     }
 
@@ -331,10 +331,7 @@ mod tests {
         let nat = &d.tables["nat"];
         assert_eq!(nat.changed, ["SVCC-SERVICES"]);
         assert_eq!(nat.removed, ["SVCC-SVC-B", "SVCC-SEP-B1"]);
-        assert_eq!(
-            d.removed()["nat"],
-            ["SVCC-SEP-B1", "SVCC-SVC-B"].map(str::to_owned).into()
-        );
+        assert_eq!(d.removed()["nat"], ["SVCC-SVC-B", "SVCC-SEP-B1"]);
         assert_eq!(
             d.changed_input(),
             "*nat\n:SVCC-SERVICES - [0:0]\n-A SVCC-SERVICES -d 10.96.0.1 -j SVCC-SVC-A\nCOMMIT\n"
