@@ -18,6 +18,7 @@
 pub mod fsutil;
 pub mod iptables;
 pub mod nft;
+pub mod restore_delta;
 pub mod runner;
 
 use crate::emit::hash::sha256;

@@ -269,8 +269,8 @@ fn once(
         }
         Ok(Applied::Changed { ruleset, zones }) => {
             let rules = match ruleset {
-                Some(Loaded::Whole { why: None }) => Some("ruleset (whole)".to_owned()),
-                Some(Loaded::Whole { why: Some(why) }) => Some(format!("ruleset (whole: {why})")),
+                // Why a change was loaded whole was said when it happened.
+                Some(Loaded::Whole { .. }) => Some("ruleset (whole)".to_owned()),
                 Some(Loaded::Delta { commands }) => {
                     Some(format!("ruleset (delta of {commands} commands)"))
                 }

@@ -63,27 +63,21 @@ impl Runner for NftRunner {
     }
 
     fn change(&mut self, old: &[u8], new: &[u8]) -> Result<Loaded, RunError> {
-        let (text, commands) = match crate::timing::stage("delta", || delta_of(old, new)) {
-            Ok(d) => d,
-            Err(why) => {
-                self.apply(&stamped(new)?)?;
-                return Ok(Loaded::Whole { why: Some(why) });
-            }
+        let why = match crate::timing::stage("delta", || delta_of(old, new)) {
+            Ok((text, commands)) => match self.apply(text.as_bytes()) {
+                Ok(()) => return Ok(Loaded::Delta { commands }),
+                Err(RunError::Refused { message, .. }) => format!(
+                    "the delta was refused, the live tables are not as last applied ({})",
+                    first_line(&message)
+                ),
+                Err(e) => return Err(e),
+            },
+            Err(why) => why,
         };
-        let tried = self.apply(text.as_bytes());
-        match tried {
-            Ok(()) => Ok(Loaded::Delta { commands }),
-            Err(RunError::Refused { message, .. }) => {
-                self.apply(&stamped(new)?)?;
-                Ok(Loaded::Whole {
-                    why: Some(format!(
-                        "the delta was refused, the live tables are not as last applied ({})",
-                        first_line(&message)
-                    )),
-                })
-            }
-            Err(e) => Err(e),
-        }
+        // Said before the whole load: at scale it takes seconds, and it may fail in its turn.
+        eprintln!("svcc apply: loading the whole ruleset: {why}");
+        self.apply(&stamped(new)?)?;
+        Ok(Loaded::Whole { why: Some(why) })
     }
 }
 
