@@ -19,10 +19,11 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;
 use support::netns::{
-    pod_ip, run_bounded, run_ok, Netns, Topology, CLIENT_IP, CLUSTER_CIDR, COMMAND_LIMIT, NODE_IP,
+    pod_ip, run_bounded, run_ok, Netns, Topology, CLIENT_IP, CLUSTER_CIDR, CLUSTER_CIDR6,
+    COMMAND_LIMIT, NODE_IP, SERVICE_CIDR, SERVICE_CIDR6,
 };
 use support::oracle::Target;
-use support::scenarios::{eps, svcc_binary, topology, NODE_NAME};
+use support::scenarios::{eps, eps6, manifest, svcc_binary, topology, NODE_NAME};
 use support::traffic::Probe;
 
 /// One Service of the test cluster, with its endpoints (pod number, node name).
@@ -213,12 +214,17 @@ impl Node {
     /// Writes the cluster, applies it on the node and checks that the node's tables equal a
     /// whole load of the same input in a fresh namespace. `how` is `delta` or `whole`.
     fn step(&self, what: &str, services: &[Svc], how: &str) -> String {
-        std::fs::write(self.input(), cluster_yaml(services)).unwrap();
+        self.step_with(what, &cluster_yaml(services), how, &[])
+    }
+
+    /// [`Node::step`] with the input's text and more flags for both applies.
+    fn step_with(&self, what: &str, yaml: &str, how: &str, flags: &[&str]) -> String {
+        std::fs::write(self.input(), yaml).unwrap();
         let (ok, stderr) = apply_in(
             &self.t.node,
             &self.input(),
             &self.dir.path().join("state"),
-            &[],
+            flags,
             &[],
         );
         assert!(ok, "{what}: apply failed:\n{stderr}");
@@ -228,8 +234,8 @@ impl Node {
         );
         let fresh = Netns::create("fresh").unwrap_or_else(|e| panic!("{e}"));
         let fresh_state = tempfile::tempdir().unwrap();
-        let (ok, fresh_err) =
-            apply_in(&fresh, &self.input(), fresh_state.path(), &["--force"], &[]);
+        let forced = [flags, &["--force"]].concat();
+        let (ok, fresh_err) = apply_in(&fresh, &self.input(), fresh_state.path(), &forced, &[]);
         assert!(
             ok,
             "{what}: whole load in a fresh namespace failed:\n{fresh_err}"
@@ -474,5 +480,58 @@ fn a_refused_transaction_leaves_the_previous_tables() {
         Probe::tcp("10.96.0.51", 80, 10)
             .run(t)
             .reached_exactly(&eps(&[3], 8080)),
+    );
+}
+
+#[test]
+fn dual_stack_deltas_and_a_family_that_comes_and_goes() {
+    let Some(node) = node() else {
+        return;
+    };
+    let t = &node.t;
+    let cidrs = format!("{SERVICE_CIDR},{SERVICE_CIDR6}");
+    let flags = ["--service-cidr", &cidrs, "--cluster-cidr", CLUSTER_CIDR6];
+    let dual = std::fs::read_to_string(manifest("dual-stack.yaml")).unwrap();
+    node.step_with("first apply, both families", &dual, "whole", &flags);
+    t.ensure(
+        Probe::tcp("fd00:10:96::150", 80, 40)
+            .run(t)
+            .reached_exactly(&eps6(&[1, 2], 8080)),
+    );
+
+    // One IPv6 endpoint less: a delta of the ip6 table (and the generation of both).
+    let fewer = dual.replace(
+        "  - addresses: [\"fd00:10:244::12\"]\n    conditions: {ready: true}\n    nodeName: node-a\n",
+        "",
+    );
+    assert_ne!(fewer, dual);
+    node.step_with("an IPv6 endpoint removed", &fewer, "delta", &flags);
+    t.ensure(
+        Probe::tcp("fd00:10:96::150", 80, 20)
+            .run(t)
+            .reached_exactly(&eps6(&[1], 8080)),
+    );
+    t.ensure(
+        Probe::tcp("10.96.0.150", 80, 40)
+            .run(t)
+            .reached_exactly(&eps(&[1, 2], 8080)),
+    );
+
+    // An IPv4 Service only: the ip6 table stays (the service CIDRs are dual), emptied by a delta.
+    let v4_only = format!("{}\n", cluster_yaml(&[Svc::new("web", 50, &[1, 2])]));
+    node.step_with("IPv4 Services only", &v4_only, "delta", &flags);
+    // No IPv6 service CIDR either: the ip6 table goes, which a delta does not do; then back.
+    let v4_flags = ["--service-cidr", SERVICE_CIDR];
+    node.step_with("IPv6 gone", &v4_only, "whole", &v4_flags);
+    t.ensure(
+        Probe::tcp("10.96.0.50", 80, 20)
+            .run(t)
+            .reached_exactly(&eps(&[1, 2], 8080)),
+    );
+    node.step_with("IPv6 back", &fewer, "whole", &flags);
+    t.ensure(
+        Probe::tcp("fd00:10:96::150", 80, 20)
+            .run(t)
+            .reached_exactly(&eps6(&[1], 8080)),
     );
 }
