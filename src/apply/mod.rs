@@ -12,8 +12,10 @@
 //! 5. the state (the ruleset, then the plan, [`save_plan`]) is saved last. A run killed at any point leaves the old or the new ruleset (the
 //!    transaction is atomic) and old or new zone files; the next run converges.
 //!
-//! The state records what svcc applied, not what the kernel holds: `--force` re-applies when
-//! something else may have changed the tables.
+//! The state records what svcc applied (and which version of svcc did), not what the kernel
+//! holds. A change is handed to the runner as old and new ruleset ([`Runner::change`]), which
+//! may send only the difference; the first apply, `--force` and a ruleset written by another
+//! version of svcc are loaded whole ([`Runner::load`]).
 
 pub mod fsutil;
 pub mod iptables;
@@ -70,6 +72,9 @@ pub enum ApplyError {
 }
 
 const RULESET_FILE: &str = "ruleset";
+/// Which svcc applied the ruleset: another version loads the next one whole.
+const VERSION_FILE: &str = "version";
+const VERSION: &str = concat!("svcc ", env!("CARGO_PKG_VERSION"), "\n");
 const PLAN_FILE: &str = "plan.json";
 /// The input's fingerprint, then one `sha256 path` line per zone file written.
 const INPUT_FILE: &str = "input";
@@ -131,8 +136,11 @@ pub fn apply(req: &Request, runner: &mut dyn Runner) -> Result<Applied, ApplyErr
     }
     let loaded = if ruleset_changed {
         let old = last_ruleset(&req.state_dir);
+        // A delta needs the last ruleset, written by this version of svcc.
+        let same_version =
+            std::fs::read_to_string(req.state_dir.join(VERSION_FILE)).is_ok_and(|v| v == VERSION);
         Some(crate::timing::stage("ruleset into the kernel", || {
-            if req.force || old.is_empty() {
+            if req.force || old.is_empty() || !same_version {
                 runner.load(&req.ruleset)
             } else {
                 runner.change(&old, &req.ruleset)
@@ -164,7 +172,8 @@ fn save_ruleset(state_dir: &Path, ruleset: &[u8]) -> Result<(), ApplyError> {
         source,
     };
     std::fs::create_dir_all(state_dir).map_err(state)?;
-    fsutil::write_atomic(&state_dir.join(RULESET_FILE), ruleset).map_err(state)
+    fsutil::write_atomic(&state_dir.join(RULESET_FILE), ruleset).map_err(state)?;
+    fsutil::write_atomic(&state_dir.join(VERSION_FILE), VERSION.as_bytes()).map_err(state)
 }
 
 /// Keeps the plan (as JSON) that the applied state was compiled from, for `--dry-run`'s
@@ -229,7 +238,7 @@ pub fn hex(bytes: &[u8]) -> String {
 /// Removes svcc's tables (the runner applies `removal`) and forgets the state.
 pub fn remove(state_dir: &Path, removal: &[u8], runner: &mut dyn Runner) -> Result<(), ApplyError> {
     runner.apply(removal)?;
-    for f in [RULESET_FILE, PLAN_FILE, INPUT_FILE] {
+    for f in [RULESET_FILE, VERSION_FILE, PLAN_FILE, INPUT_FILE] {
         match std::fs::remove_file(state_dir.join(f)) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
                 return Err(ApplyError::State {
@@ -332,7 +341,11 @@ mod tests {
                 zones: 1
             }
         );
-        assert_eq!(fake.calls, ["check", "apply"]);
+        assert_eq!(
+            fake.calls,
+            ["check", "apply"],
+            "a first apply is a whole load"
+        );
         let mut fake = FakeRunner::default();
         assert_eq!(apply(&req, &mut fake).unwrap(), Applied::NoChange);
         assert!(
@@ -357,6 +370,45 @@ mod tests {
     }
 
     #[test]
+    fn a_change_is_a_delta_unless_forced_or_from_another_version() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("zones")).unwrap();
+        apply(
+            &request(dir.path(), "A\n", "z\n"),
+            &mut FakeRunner::default(),
+        )
+        .unwrap();
+        let mut fake = FakeRunner::default();
+        let changed = apply(&request(dir.path(), "B\n", "z\n"), &mut fake).unwrap();
+        assert_eq!(fake.calls, ["change", "check", "apply"]);
+        assert!(matches!(
+            changed,
+            Applied::Changed {
+                ruleset: Some(Loaded::Delta { .. }),
+                ..
+            }
+        ));
+        let forced = Request {
+            force: true,
+            ..request(dir.path(), "C\n", "z\n")
+        };
+        let mut fake = FakeRunner::default();
+        apply(&forced, &mut fake).unwrap();
+        assert_eq!(fake.calls, ["check", "apply"], "--force loads whole");
+        std::fs::write(dir.path().join("state/version"), "svcc 0.0.1\n").unwrap();
+        let mut fake = FakeRunner::default();
+        apply(&request(dir.path(), "D\n", "z\n"), &mut fake).unwrap();
+        assert_eq!(
+            fake.calls,
+            ["check", "apply"],
+            "another version loads whole"
+        );
+        let mut fake = FakeRunner::default();
+        apply(&request(dir.path(), "E\n", "z\n"), &mut fake).unwrap();
+        assert_eq!(fake.calls[0], "change", "and records this version");
+    }
+
+    #[test]
     fn a_refused_ruleset_leaves_zone_and_state_untouched() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("zones")).unwrap();
@@ -369,7 +421,7 @@ mod tests {
         };
         let err = apply(&new, &mut fake).unwrap_err();
         assert!(err.to_string().contains("syntax error"));
-        assert_eq!(fake.calls, ["check"], "never applied");
+        assert_eq!(fake.calls, ["change", "check"], "never applied");
         assert_eq!(
             std::fs::read_to_string(&new.zones[0].0).unwrap(),
             "zone A\n"

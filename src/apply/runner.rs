@@ -167,4 +167,12 @@ impl Runner for FakeRunner {
         self.applied = Some(ruleset.to_vec());
         Ok(())
     }
+
+    /// Records that the change came as a delta (the fake sends `new` whole, as `apply`).
+    fn change(&mut self, _old: &[u8], new: &[u8]) -> Result<Loaded, RunError> {
+        self.calls.push("change".to_owned());
+        self.check(new)?;
+        self.apply(new)?;
+        Ok(Loaded::Delta { commands: 0 })
+    }
 }
