@@ -64,7 +64,7 @@
 //! `--force` loads the whole ruleset.
 
 use super::restore_delta;
-use super::runner::{IptablesRunner, Loaded, RunError, Runner};
+use super::runner::{load_whole_instead, IptablesRunner, Loaded, RunError, Runner};
 use crate::emit::iptables::{self, Family, Jump, Table};
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
@@ -165,8 +165,6 @@ pub struct IptablesApply<X: Xtables> {
     pub prefix: String,
     pub mode: Mode,
     pub xtables: X,
-    /// Why the last [`Runner::change`] loaded the whole ruleset instead of a delta.
-    pub fallback: Option<String>,
 }
 
 impl<X: Xtables> IptablesApply<X> {
@@ -175,7 +173,6 @@ impl<X: Xtables> IptablesApply<X> {
             prefix: prefix.to_owned(),
             mode,
             xtables,
-            fallback: None,
         }
     }
 
@@ -336,29 +333,16 @@ impl<X: Xtables> Runner for IptablesApply<X> {
         }
         let parts = match self.delta(old, new)? {
             Ok(parts) => parts,
-            Err(why) => return self.whole_instead(new, &why),
+            Err(why) => return load_whole_instead(self, new, why),
         };
         if let Err(e) = self.restore_all(&parts, true) {
-            return self.whole_instead(new, &format!("the delta was refused: {e}"));
+            return load_whole_instead(self, new, format!("the delta was refused: {e}"));
         }
         if let Err(e) = self.restore_all(&parts, false) {
-            return self.whole_instead(new, &format!("the delta failed: {e}"));
+            return load_whole_instead(self, new, format!("the delta failed: {e}"));
         }
         let commands = parts.iter().map(|(_, input)| commands(input)).sum();
-        self.fallback = None;
         Ok(Loaded::Delta { commands })
-    }
-}
-
-impl<X: Xtables> IptablesApply<X> {
-    /// Loads `new` whole after a delta could not be used, recording (and printing) why.
-    fn whole_instead(&mut self, new: &[u8], why: &str) -> Result<Loaded, RunError> {
-        eprintln!("svcc apply: loading the whole ruleset: {why}");
-        self.fallback = Some(why.to_owned());
-        self.load(new)?;
-        Ok(Loaded::Whole {
-            why: Some(why.to_owned()),
-        })
     }
 }
 
@@ -691,7 +675,6 @@ mod tests {
                 (Family::Ipv4, false, delta.to_owned())
             ]
         );
-        assert_eq!(apply.fallback, None);
     }
 
     #[test]
@@ -736,8 +719,7 @@ mod tests {
         let mut apply = IptablesApply::new("SVCC", Mode::Install, node);
         let new = with_b();
         let loaded = apply.change(INPUT.as_bytes(), new.as_bytes()).unwrap();
-        assert!(matches!(loaded, Loaded::Whole { why: Some(_) }));
-        assert!(apply.fallback.as_deref().unwrap().contains("refused"));
+        assert!(matches!(loaded, Loaded::Whole { why: Some(w) } if w.contains("refused")));
         assert_eq!(
             tests_and_loads(&apply.xtables),
             [
@@ -786,9 +768,8 @@ mod tests {
             let mut apply = IptablesApply::new("SVCC", Mode::Install, applied_node(INPUT));
             assert!(matches!(
                 apply.change(old.as_bytes(), new.as_bytes()).unwrap(),
-                Loaded::Whole { why: Some(_) }
+                Loaded::Whole { why: Some(w) } if w.contains("families")
             ));
-            assert!(apply.fallback.as_deref().unwrap().contains("families"));
         }
     }
 
@@ -806,12 +787,7 @@ mod tests {
         let mut apply = IptablesApply::new("SVCC", Mode::Install, applied_node(INPUT));
         let new = INPUT.replace("COMMIT\n*nat", "-I SVCC-SERVICES 1 -j DROP\nCOMMIT\n*nat");
         let loaded = apply.change(INPUT.as_bytes(), new.as_bytes()).unwrap();
-        assert!(matches!(loaded, Loaded::Whole { why: Some(_) }));
-        assert!(apply
-            .fallback
-            .as_deref()
-            .unwrap()
-            .contains("not understood"));
+        assert!(matches!(loaded, Loaded::Whole { why: Some(w) } if w.contains("not understood")));
     }
 
     #[test]

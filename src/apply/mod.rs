@@ -110,9 +110,26 @@ pub fn last_plan(state_dir: &Path) -> Option<String> {
     std::fs::read_to_string(state_dir.join(PLAN_FILE)).ok()
 }
 
+/// Why a changed ruleset must be loaded whole rather than handed to [`Runner::change`] as a
+/// change of `old` (the last applied ruleset): nothing applied yet, `--force`, or a state
+/// written by another version of svcc. `None`: the runner may send a delta.
+pub fn whole_load_reason(state_dir: &Path, force: bool, old: &[u8]) -> Option<&'static str> {
+    if old.is_empty() {
+        Some("nothing applied yet")
+    } else if force {
+        Some("--force")
+    } else if std::fs::read_to_string(state_dir.join(VERSION_FILE)).is_ok_and(|v| v == VERSION) {
+        None
+    } else {
+        Some("the last ruleset was applied by another version of svcc")
+    }
+}
+
 /// Applies a request. The caller holds the lock.
 pub fn apply(req: &Request, runner: &mut dyn Runner) -> Result<Applied, ApplyError> {
-    let ruleset_changed = req.force || last_ruleset(&req.state_dir) != req.ruleset;
+    // Read once: at 10,000 Services it is 28 MB, compared here and diffed by the runner.
+    let old = last_ruleset(&req.state_dir);
+    let ruleset_changed = req.force || old != req.ruleset;
     let changed_zones: Vec<&(PathBuf, String)> = req
         .zones
         .iter()
@@ -135,12 +152,9 @@ pub fn apply(req: &Request, runner: &mut dyn Runner) -> Result<Applied, ApplyErr
         })?;
     }
     let loaded = if ruleset_changed {
-        let old = last_ruleset(&req.state_dir);
-        // A delta needs the last ruleset, written by this version of svcc.
-        let same_version =
-            std::fs::read_to_string(req.state_dir.join(VERSION_FILE)).is_ok_and(|v| v == VERSION);
+        let whole = whole_load_reason(&req.state_dir, req.force, &old).is_some();
         Some(crate::timing::stage("ruleset into the kernel", || {
-            if req.force || old.is_empty() || !same_version {
+            if whole {
                 runner.load(&req.ruleset)
             } else {
                 runner.change(&old, &req.ruleset)

@@ -45,6 +45,18 @@ pub trait Runner {
     }
 }
 
+/// Loads `new` whole where a delta could not be used, saying why on stderr first (at scale a
+/// whole load takes seconds, and it may be refused in its turn); the result carries the reason.
+pub fn load_whole_instead(
+    runner: &mut (impl Runner + ?Sized),
+    new: &[u8],
+    why: String,
+) -> Result<Loaded, RunError> {
+    eprintln!("svcc apply: loading the whole ruleset: {why}");
+    runner.load(new)?;
+    Ok(Loaded::Whole { why: Some(why) })
+}
+
 /// How a changed ruleset reached the kernel.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Loaded {

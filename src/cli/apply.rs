@@ -420,14 +420,15 @@ fn dry_run(plan: &Plan, req: &Request, nft: bool) {
         }
     ));
     if nft && !rules.is_empty() {
-        // How apply would load it (a delta unless nothing was applied, or the tables differ).
-        let how = match apply::nft::delta_of(old_rules.as_bytes(), &req.ruleset) {
-            _ if old_rules.is_empty() => "the whole ruleset (nothing applied yet)".to_owned(),
-            _ if req.force => "the whole ruleset (--force)".to_owned(),
-            Ok((_, commands)) => format!(
-                "a delta of {commands} commands (the whole ruleset if the live tables are not as last applied)"
-            ),
-            Err(why) => format!("the whole ruleset ({why})"),
+        // How apply would load it: the same decisions as `apply::apply` and the nft runner.
+        let how = match apply::whole_load_reason(&req.state_dir, req.force, old_rules.as_bytes()) {
+            Some(why) => format!("the whole ruleset ({why})"),
+            None => match apply::nft::delta_of(old_rules.as_bytes(), &req.ruleset) {
+                Ok((_, commands)) => format!(
+                    "a delta of {commands} commands (the whole ruleset if the live tables are not as last applied)"
+                ),
+                Err(why) => format!("the whole ruleset ({why})"),
+            },
         };
         text.push_str(&format!("nft would load {how}\n"));
     }

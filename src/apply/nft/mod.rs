@@ -25,7 +25,7 @@
 pub mod batch;
 pub mod delta;
 
-use super::runner::{run_with_input, which, Loaded, RunError, Runner};
+use super::runner::{load_whole_instead, run_with_input, which, Loaded, RunError, Runner};
 use crate::emit::hash::sha256;
 use std::path::PathBuf;
 
@@ -75,10 +75,7 @@ impl Runner for NftRunner {
             },
             Err(why) => why,
         };
-        // Said before the whole load: at scale it takes seconds, and it may fail in its turn.
-        eprintln!("svcc apply: loading the whole ruleset: {why}");
-        self.apply(&stamped(new)?)?;
-        Ok(Loaded::Whole { why: Some(why) })
+        load_whole_instead(self, new, why)
     }
 }
 
