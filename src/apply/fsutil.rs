@@ -4,6 +4,17 @@
 use std::io::Write;
 use std::path::Path;
 
+/// In the name of a temporary that [`write_atomic`] writes beside its target.
+const TEMPORARY_MARK: &str = ".svcc-tmp-";
+/// Start of the name of the file [`check_writable`] creates and removes.
+const PROBE_PREFIX: &str = ".svcc-probe-";
+
+/// Whether a file name is one of the short-lived files this module makes (for `--watch`,
+/// which must not take svcc's own writes for a change of the input).
+pub fn is_scratch_file(name: &str) -> bool {
+    name.starts_with(PROBE_PREFIX) || name.contains(TEMPORARY_MARK)
+}
+
 pub fn write_atomic(path: &Path, content: &[u8]) -> std::io::Result<()> {
     let dir = path
         .parent()
@@ -13,7 +24,7 @@ pub fn write_atomic(path: &Path, content: &[u8]) -> std::io::Result<()> {
     // Bounded, so that a name near the 255-octet limit (a zone file of a long cluster domain)
     // still has a temporary beside it.
     let stem: String = name.chars().take(200).collect();
-    let tmp = dir.join(format!(".{stem}.svcc-tmp-{}", std::process::id()));
+    let tmp = dir.join(format!(".{stem}{TEMPORARY_MARK}{}", std::process::id()));
     let result = (|| {
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(content)?;
@@ -29,7 +40,7 @@ pub fn write_atomic(path: &Path, content: &[u8]) -> std::io::Result<()> {
 
 /// Fails unless a file can be created in `dir` (checked before anything is changed).
 pub fn check_writable(dir: &Path) -> std::io::Result<()> {
-    let probe = dir.join(format!(".svcc-probe-{}", std::process::id()));
+    let probe = dir.join(format!("{PROBE_PREFIX}{}", std::process::id()));
     std::fs::File::create(&probe)?;
     std::fs::remove_file(&probe)
 }
@@ -37,6 +48,19 @@ pub fn check_writable(dir: &Path) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scratch_files_are_recognised_by_name() {
+        let tmp = format!(".db.cluster.local{TEMPORARY_MARK}42");
+        for (name, scratch) in [
+            (tmp.as_str(), true),
+            (".svcc-probe-42", true),
+            ("db.cluster.local", false),
+            ("svcc-tmp.yaml", false),
+        ] {
+            assert_eq!(is_scratch_file(name), scratch, "{name}");
+        }
+    }
 
     #[test]
     fn writes_atomically_and_leaves_no_temporaries() {

@@ -287,13 +287,13 @@ impl Watch {
     }
 
     /// svcc's own outputs: the state directory, zone files, and the files `apply::fsutil`
-    /// makes beside them (`.NAME.svcc-tmp-PID` temporaries, `.svcc-probe-PID` probes).
+    /// makes beside them (its temporaries and probes, [`crate::apply::fsutil::is_scratch_file`]).
     fn is_output(&self, path: &Path) -> bool {
         let own = |p: &Path| self.outputs.iter().any(|o| p.starts_with(o));
         let temporary = path
             .file_name()
             .and_then(|n| n.to_str())
-            .is_some_and(|n| n.starts_with(".svcc-probe-") || n.contains(".svcc-tmp-"));
+            .is_some_and(crate::apply::fsutil::is_scratch_file);
         if temporary || own(path) {
             return true;
         }
