@@ -127,20 +127,6 @@ pub fn service_base(namespace: &str, service: &str, protocol: Protocol, port_nam
     ))
 }
 
-/// `HASH-<ns>/<svc>/<proto>/<port name>__<ip>/<port>`.
-pub fn endpoint_base(
-    namespace: &str,
-    service: &str,
-    protocol: Protocol,
-    port_name: &str,
-    ip: IpAddr,
-    port: u16,
-) -> String {
-    hashed(&endpoint_text(
-        namespace, service, protocol, port_name, ip, port,
-    ))
-}
-
 /// `<ns>/<svc>/<proto>/<port name>__<ip>/<port>`: what an endpoint's names hash.
 fn endpoint_text(
     namespace: &str,
@@ -292,7 +278,7 @@ mod tests {
         let svc = "s".repeat(63);
         let port = "p".repeat(15);
         let ip: IpAddr = "fd00:1111:2222:3333:4444:5555:6666:7777".parse().unwrap();
-        let base = endpoint_base(&ns, &svc, Protocol::Sctp, &port, ip, 65535);
+        let base = hashed(&endpoint_text(&ns, &svc, Protocol::Sctp, &port, ip, 65535));
         assert!(base.len() <= MAX_BASE, "{}", base.len());
         let ep = EndpointNames::new(&ns, &svc, Protocol::Sctp, &port, ip, 65535);
         assert!(is_identifier(&ep.chain) && is_identifier(&ep.affinity));
