@@ -111,7 +111,11 @@ fn cluster_yaml(services: &[Svc]) -> String {
     out
 }
 
-/// `svcc apply` of `input` with state in `state`, inside `ns`; returns its stderr.
+/// The flags every apply of the crafted clusters takes: the node and the pod CIDR.
+const NODE_FLAGS: [&str; 4] = ["--node", NODE_NAME, "--cluster-cidr", CLUSTER_CIDR];
+
+/// `svcc apply FLAGS` of `input` with state in `state`, inside `ns`; whether it succeeded, and
+/// its stderr.
 fn apply_in(
     ns: &Netns,
     input: &Path,
@@ -120,7 +124,7 @@ fn apply_in(
     env: &[(&str, &str)],
 ) -> (bool, String) {
     let mut cmd = ns.exec(svcc_binary());
-    cmd.args(["apply", "--node", NODE_NAME, "--cluster-cidr", CLUSTER_CIDR])
+    cmd.arg("apply")
         .arg("--state-dir")
         .arg(state)
         .args(extra)
@@ -220,38 +224,38 @@ impl Node {
     /// [`Node::step`] with the input's text and more flags for both applies.
     fn step_with(&self, what: &str, yaml: &str, how: &str, flags: &[&str]) -> String {
         std::fs::write(self.input(), yaml).unwrap();
-        let (ok, stderr) = apply_in(
-            &self.t.node,
-            &self.input(),
-            &self.dir.path().join("state"),
-            flags,
-            &[],
-        );
+        let flags = [&NODE_FLAGS[..], flags].concat();
+        let state = self.dir.path().join("state");
+        let (ok, stderr) = apply_in(&self.t.node, &self.input(), &state, &flags, &[]);
         assert!(ok, "{what}: apply failed:\n{stderr}");
         assert!(
             stderr.contains(&format!("applied ruleset ({how}")),
             "{what}: expected a {how} load:\n{stderr}"
         );
-        let fresh = Netns::create("fresh").unwrap_or_else(|e| panic!("{e}"));
-        let fresh_state = tempfile::tempdir().unwrap();
-        let forced = [flags, &["--force"]].concat();
-        let (ok, fresh_err) = apply_in(&fresh, &self.input(), fresh_state.path(), &forced, &[]);
-        assert!(
-            ok,
-            "{what}: whole load in a fresh namespace failed:\n{fresh_err}"
-        );
-        let (incremental, whole) = (tables(&self.t.node), tables(&fresh));
-        if incremental != whole {
-            let diff = similar::TextDiff::from_lines(&whole.join("\n"), &incremental.join("\n"))
-                .unified_diff()
-                .header("whole load", "incremental")
-                .to_string();
+        if let Some(diff) = differs_from_whole_load(&self.t.node, &self.input(), &flags) {
             self.t.fail(&format!(
                 "{what}: the tables differ from a whole load:\n{diff}"
             ));
         }
         stderr
     }
+}
+
+/// Loads `input` whole (`--force`) into a fresh namespace and compares `ns`'s tables with
+/// what that leaves: `None` when they are the same, else the difference.
+fn differs_from_whole_load(ns: &Netns, input: &Path, flags: &[&str]) -> Option<String> {
+    let fresh = Netns::create("fresh").unwrap_or_else(|e| panic!("{e}"));
+    let fresh_state = tempfile::tempdir().unwrap();
+    let forced = [flags, &["--force"]].concat();
+    let (ok, stderr) = apply_in(&fresh, input, fresh_state.path(), &forced, &[]);
+    assert!(ok, "whole load in a fresh namespace failed:\n{stderr}");
+    let (incremental, whole) = (tables(ns), tables(&fresh));
+    (incremental != whole).then(|| {
+        similar::TextDiff::from_lines(&whole.join("\n"), &incremental.join("\n"))
+            .unified_diff()
+            .header("whole load", "incremental")
+            .to_string()
+    })
 }
 
 fn node() -> Option<Node> {
@@ -459,7 +463,7 @@ fn a_refused_transaction_leaves_the_previous_tables() {
         &t.node,
         &node.input(),
         &state,
-        &[],
+        &NODE_FLAGS,
         &[("PATH", &path), ("BREAK", "1")],
     );
     assert!(!ok, "the broken transaction was refused:\n{stderr}");
@@ -474,7 +478,13 @@ fn a_refused_transaction_leaves_the_previous_tables() {
             .reached_exactly(&eps(&[1, 2], 8080)),
     );
     // The state still describes the live tables: the next apply is a delta.
-    let (ok, stderr) = apply_in(&t.node, &node.input(), &state, &[], &[("PATH", &path)]);
+    let (ok, stderr) = apply_in(
+        &t.node,
+        &node.input(),
+        &state,
+        &NODE_FLAGS,
+        &[("PATH", &path)],
+    );
     assert!(ok && stderr.contains("ruleset (delta"), "{stderr}");
     t.ensure(
         Probe::tcp("10.96.0.51", 80, 10)
@@ -534,4 +544,60 @@ fn dual_stack_deltas_and_a_family_that_comes_and_goes() {
             .run(t)
             .reached_exactly(&eps6(&[1], 8080)),
     );
+}
+
+/// kube-proxy's own test clusters (`corpus/kube-proxy/`, transcribed from its proxier tests),
+/// applied one after another on one node with the presets of those tests: every change is a
+/// delta (or no change at all) and leaves exactly the tables a whole load of that cluster
+/// leaves. Clusters nobody wrote for svcc's deltas, with NodePorts, LoadBalancers, traffic
+/// policies, terminating endpoints and both families.
+#[test]
+fn kube_proxy_test_clusters_in_sequence_equal_whole_loads() {
+    if support::netns::host().is_none() {
+        return;
+    }
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus/kube-proxy");
+    let mut clusters: Vec<_> = std::fs::read_dir(&corpus)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    clusters.sort();
+    assert!(clusters.len() >= 30, "{clusters:?}");
+    let flags = [
+        "--node",
+        "test-node",
+        "--node-port-range",
+        "3000-32767",
+        "--service-cidr",
+        "172.30.0.0/16,fd00:172:30::/112",
+        "--cluster-cidr",
+        "10.0.0.0/8,fd00:10::/64",
+        "--node-ip",
+        "192.168.0.2,2001:db8::1",
+    ];
+    let node = Netns::create("sequence").unwrap_or_else(|e| panic!("{e}"));
+    let state = tempfile::tempdir().unwrap();
+    let mut deltas = 0;
+    for (i, cluster) in clusters.iter().enumerate() {
+        let name = cluster.file_name().unwrap().to_string_lossy();
+        let (ok, stderr) = apply_in(&node, cluster, state.path(), &flags, &[]);
+        assert!(ok, "{name}: apply failed:\n{stderr}");
+        let expected = if i == 0 {
+            "applied ruleset (whole)"
+        } else if stderr.contains("no change") {
+            "no change"
+        } else {
+            deltas += 1;
+            "applied ruleset (delta of "
+        };
+        assert!(
+            stderr.contains(expected),
+            "{name}: expected `{expected}`:\n{stderr}"
+        );
+        if let Some(diff) = differs_from_whole_load(&node, cluster, &flags) {
+            panic!("{name}: the tables differ from a whole load:\n{diff}");
+        }
+    }
+    assert!(deltas >= clusters.len() / 2, "{deltas} deltas");
 }
